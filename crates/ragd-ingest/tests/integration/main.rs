@@ -1,0 +1,3 @@
+//! Integration tests of ragd-ingest.
+
+mod parse;

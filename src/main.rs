@@ -1,0 +1,58 @@
+//! The `ragd` command line: a thin layer that parses arguments, loads the configuration once and calls the
+//! library crates. Each subcommand lives in its own module under `commands/`.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// ragd: a retrieval service for RAG, wire-compatible with Dify.
+#[derive(Debug, Parser)]
+#[command(name = "ragd", version, about, long_about = None)]
+struct Cli {
+    /// TOML configuration file (settings are layered: defaults < file < RAGD__* environment < flags).
+    #[arg(long, global = true, env = "RAGD_CONFIG")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage the local model cache (download and verify the pinned embedding model).
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
+    /// Parse, clean, chunk and embed files, and report what indexing them would produce.
+    Ingest(commands::ingest::IngestArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RAGD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = ragd_config::Config::load(cli.config.as_deref(), std::env::vars())
+        .context("loading configuration")?;
+    match cli.command {
+        Command::Models(command) => commands::models::run(command, &config),
+        Command::Ingest(args) => commands::ingest::run(args, &config),
+    }
+}
