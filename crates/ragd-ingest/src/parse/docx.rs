@@ -5,16 +5,21 @@
 //! kept. Headers, footers, footnotes and comments are not extracted.
 //!
 //! Word saves a password-protected .docx as an OLE compound file (magic `D0 CF 11 E0 A1 B1 1A E1`),
-//! not a ZIP: that is [`IngestError::Encrypted`]. Anything else that `docx-rs` cannot read is
-//! [`IngestError::Corrupt`]; `docx-rs` has `expect`s on some malformed packages, so it runs under
-//! `catch_unwind`. The title is the first paragraph styled `Title`, else the first styled `Heading1`,
-//! else the file stem.
+//! not a ZIP: that is [`IngestError::Encrypted`]. Anything else that cannot be read is
+//! [`IngestError::Corrupt`]. `docx-rs` unwraps the result of decompressing each part, so a damaged
+//! archive (bad CRC, corrupt deflate stream: any truncated or bit-flipped upload) would panic inside
+//! it; every entry of the archive is therefore decompressed and checked with the `zip` crate first,
+//! and `docx-rs` still runs under `catch_unwind` for the `expect`s that remain. Image previews, which
+//! `docx-rs` renders by default, are turned off: only text is wanted.
+//!
+//! The title is the first paragraph styled `Title`, else the first styled `Heading1`, else the file stem.
 
+use std::io::Cursor;
 use std::panic::catch_unwind;
 use std::path::Path;
 
 use docx_rs::{
-    DocumentChild, InsertChild, MoveToChild, Paragraph, ParagraphChild, RunChild,
+    DocumentChild, InsertChild, MoveToChild, Paragraph, ParagraphChild, ReadDocxOptions, RunChild,
     StructuredDataTagChild, Table, TableCellContent, TableChild, TableRowChild,
 };
 
@@ -41,8 +46,10 @@ pub(super) fn parse_docx(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, In
             "not a ZIP archive (a .docx file is a ZIP package of XML parts)".to_owned(),
         ));
     }
-    let docx = catch_unwind(|| docx_rs::read_docx(bytes))
-        .map_err(|panic| corrupt(panic_message(panic.as_ref())))?
+    check_zip_archive(bytes).map_err(corrupt)?;
+    let read_options = ReadDocxOptions::default().with_image_previews(false);
+    let docx = catch_unwind(|| docx_rs::read_docx_with_options(bytes, read_options))
+        .map_err(|panic| corrupt(panic_message("docx-rs", panic.as_ref())))?
         .map_err(|error| corrupt(error.to_string()))?;
 
     let mut body = BodyText::default();
@@ -68,6 +75,21 @@ pub(super) fn parse_docx(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, In
         text,
         metadata: base_metadata(DocumentFormat::Docx, None),
     })
+}
+
+/// Decompresses every entry of the archive (discarding the output) so that a bad CRC or a corrupt
+/// deflate stream is an error here rather than a panic in `docx-rs`.
+fn check_zip_archive(bytes: &[u8]) -> Result<(), String> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|error| format!("damaged ZIP archive: {error}"))?;
+    for index in 0..archive.len() {
+        let mut entry = archive
+            .by_index(index)
+            .map_err(|error| format!("damaged ZIP archive: entry #{index}: {error}"))?;
+        std::io::copy(&mut entry, &mut std::io::sink())
+            .map_err(|error| format!("damaged ZIP archive: `{}`: {error}", entry.name()))?;
+    }
+    Ok(())
 }
 
 /// The blocks of text of a document body, and its title candidates.

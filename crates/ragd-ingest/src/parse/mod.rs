@@ -195,14 +195,14 @@ fn require_text(path: &Path, text: &str, reason: &str) -> Result<(), IngestError
     Ok(())
 }
 
-/// The message of a caught panic, for an error reason.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The reason of a [`IngestError::Corrupt`] for a panic caught in the third-party `parser`.
+fn panic_message(parser: &str, payload: &(dyn Any + Send)) -> String {
     let message = payload
         .downcast_ref::<&str>()
         .map(|message| (*message).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned());
-    format!("the parser crashed on this file: {message}")
+    format!("{parser} crashed on this file: {message}")
 }
 
 #[cfg(test)]
@@ -258,8 +258,10 @@ mod tests {
     #[test]
     fn panic_message_reads_both_payload_kinds() {
         let caught = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
-        assert!(panic_message(caught.as_ref()).ends_with("boom 1"));
+        assert_eq!(panic_message("p", caught.as_ref()), "p crashed on this file: boom 1");
+        let caught = std::panic::catch_unwind(|| panic!("static")).unwrap_err();
+        assert!(panic_message("p", caught.as_ref()).ends_with(": static"));
         let caught = std::panic::catch_unwind(|| std::panic::panic_any(7_u8)).unwrap_err();
-        assert!(panic_message(caught.as_ref()).ends_with("unknown panic"));
+        assert!(panic_message("p", caught.as_ref()).ends_with(": unknown panic"));
     }
 }

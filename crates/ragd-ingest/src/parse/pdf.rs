@@ -26,7 +26,7 @@ pub(super) fn parse_pdf(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, Ing
         reason,
     };
     let document = catch_unwind(|| Document::load_mem(bytes))
-        .map_err(|panic| corrupt(panic_message(panic.as_ref())))?
+        .map_err(|panic| corrupt(panic_message("lopdf", panic.as_ref())))?
         .map_err(|error| corrupt(error.to_string()))?;
     if document.trailer.get(b"Encrypt").is_ok() {
         return Err(IngestError::Encrypted {
@@ -42,7 +42,7 @@ pub(super) fn parse_pdf(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, Ing
         });
     }
     let pages = catch_unwind(AssertUnwindSafe(|| extract_pages(&document)))
-        .map_err(|panic| corrupt(panic_message(panic.as_ref())))?
+        .map_err(|panic| corrupt(panic_message("pdf-extract", panic.as_ref())))?
         .map_err(|error| corrupt(error.to_string()))?;
     let text = pages.join("\n\n");
     require_text(
