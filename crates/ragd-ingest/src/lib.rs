@@ -7,8 +7,10 @@ mod chunk;
 mod clean;
 mod error;
 pub mod parse;
+mod prepare;
 
 pub use chunk::chunk_text;
 pub use clean::clean_text;
 pub use error::IngestError;
+pub use prepare::{PreparedDocument, prepare_document};
 pub use parse::{DocumentFormat, ParseOptions, ParsedDocument, parse_bytes, parse_file};

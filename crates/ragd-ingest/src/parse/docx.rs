@@ -14,7 +14,7 @@
 //!
 //! The title is the first paragraph styled `Title`, else the first styled `Heading1`, else the file stem.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::panic::catch_unwind;
 use std::path::Path;
 
@@ -23,7 +23,9 @@ use docx_rs::{
     StructuredDataTagChild, Table, TableCellContent, TableChild, TableRowChild,
 };
 
-use super::{DocumentFormat, ParsedDocument, base_metadata, file_stem_title, panic_message, require_text};
+use super::{
+    DocumentFormat, ParsedDocument, base_metadata, file_stem_title, panic_message, require_text,
+};
 use crate::IngestError;
 
 const OLE_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
@@ -46,7 +48,7 @@ pub(super) fn parse_docx(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, In
             "not a ZIP archive (a .docx file is a ZIP package of XML parts)".to_owned(),
         ));
     }
-    check_zip_archive(bytes).map_err(corrupt)?;
+    check_zip_archive(bytes, MAX_PART_BYTES).map_err(corrupt)?;
     let read_options = ReadDocxOptions::default().with_image_previews(false);
     let docx = catch_unwind(|| docx_rs::read_docx_with_options(bytes, read_options))
         .map_err(|panic| corrupt(panic_message("docx-rs", panic.as_ref())))?
@@ -77,17 +79,30 @@ pub(super) fn parse_docx(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, In
     })
 }
 
+/// The largest part of a .docx package accepted once decompressed (`docx-rs` reads parts whole).
+const MAX_PART_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Decompresses every entry of the archive (discarding the output) so that a bad CRC or a corrupt
-/// deflate stream is an error here rather than a panic in `docx-rs`.
-fn check_zip_archive(bytes: &[u8]) -> Result<(), String> {
+/// deflate stream is an error here rather than a panic in `docx-rs`, and a part that inflates beyond
+/// `max_part_bytes` (a ZIP bomb) is refused before `docx-rs` loads it into memory.
+fn check_zip_archive(bytes: &[u8], max_part_bytes: u64) -> Result<(), String> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|error| format!("damaged ZIP archive: {error}"))?;
     for index in 0..archive.len() {
         let mut entry = archive
             .by_index(index)
             .map_err(|error| format!("damaged ZIP archive: entry #{index}: {error}"))?;
-        std::io::copy(&mut entry, &mut std::io::sink())
-            .map_err(|error| format!("damaged ZIP archive: `{}`: {error}", entry.name()))?;
+        let inflated = std::io::copy(
+            &mut Read::take(&mut entry, max_part_bytes + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(|error| format!("damaged ZIP archive: `{}`: {error}", entry.name()))?;
+        if inflated > max_part_bytes {
+            return Err(format!(
+                "`{}` decompresses to more than {max_part_bytes} bytes",
+                entry.name()
+            ));
+        }
     }
     Ok(())
 }
@@ -218,5 +233,50 @@ fn push_run(children: &[RunChild], text: &mut String) {
             RunChild::Break(_) | RunChild::CarriageReturn(_) => text.push('\n'),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn zip_with(name: &str, content: &[u8], method: zip::CompressionMethod) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default().compression_method(method);
+        writer.start_file(name, options).unwrap();
+        writer.write_all(content).unwrap();
+        writer.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_part_that_inflates_beyond_the_limit_is_refused() {
+        let archive = zip_with(
+            "word/document.xml",
+            &[b'a'; 10_000],
+            zip::CompressionMethod::Deflated,
+        );
+        assert_eq!(check_zip_archive(&archive, 10_000), Ok(()));
+        let error = check_zip_archive(&archive, 9_999).unwrap_err();
+        assert_eq!(
+            error,
+            "`word/document.xml` decompresses to more than 9999 bytes"
+        );
+    }
+
+    #[test]
+    fn a_bad_crc_is_an_error_not_a_panic() {
+        let name = "word/document.xml";
+        let mut archive = zip_with(name, b"<w:document/>", zip::CompressionMethod::Stored);
+        // A stored entry's bytes follow its 30-byte local header and its name.
+        archive[30 + name.len() + 3] ^= 0xFF;
+        let error = check_zip_archive(&archive, MAX_PART_BYTES).unwrap_err();
+        assert!(error.starts_with("damaged ZIP archive"), "{error}");
+        let error = parse_docx(Path::new("bad-crc.docx"), &archive).unwrap_err();
+        assert!(
+            matches!(error, IngestError::Corrupt { format: "docx", .. }),
+            "{error:?}"
+        );
     }
 }

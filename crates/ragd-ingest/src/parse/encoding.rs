@@ -105,7 +105,10 @@ mod tests {
 
     #[test]
     fn plain_utf8_is_utf8() {
-        assert_eq!(decode("héllo 世界".as_bytes()).unwrap(), ("héllo 世界".to_owned(), "utf-8"));
+        assert_eq!(
+            decode("héllo 世界".as_bytes()).unwrap(),
+            ("héllo 世界".to_owned(), "utf-8")
+        );
     }
 
     #[test]

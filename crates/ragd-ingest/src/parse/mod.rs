@@ -140,7 +140,9 @@ pub fn parse_bytes(
     check_size(path, bytes.len() as u64, options)?;
     match format {
         DocumentFormat::Text => text::parse_plain_text(path, bytes).map(|document| vec![document]),
-        DocumentFormat::Markdown => text::parse_markdown(path, bytes).map(|document| vec![document]),
+        DocumentFormat::Markdown => {
+            text::parse_markdown(path, bytes).map(|document| vec![document])
+        }
         DocumentFormat::Html => html::parse_html(path, bytes).map(|document| vec![document]),
         DocumentFormat::Pdf => pdf::parse_pdf(path, bytes).map(|document| vec![document]),
         DocumentFormat::Docx => docx::parse_docx(path, bytes).map(|document| vec![document]),
@@ -226,7 +228,11 @@ mod tests {
             ("dir.v2/a.NDJSON", DocumentFormat::Jsonl),
         ];
         for (path, format) in cases {
-            assert_eq!(DocumentFormat::from_path(Path::new(path)), Some(format), "{path}");
+            assert_eq!(
+                DocumentFormat::from_path(Path::new(path)),
+                Some(format),
+                "{path}"
+            );
         }
         for path in ["a.png", "a.doc", "README", "a.txt.gz", ".txt"] {
             assert_eq!(DocumentFormat::from_path(Path::new(path)), None, "{path}");
@@ -250,7 +256,14 @@ mod tests {
         assert!(matches!(empty, IngestError::Empty { .. }), "{empty:?}");
         let large = parse_bytes(path, b"12345", DocumentFormat::Text, &options).unwrap_err();
         assert!(
-            matches!(large, IngestError::TooLarge { size: 5, limit: 4, .. }),
+            matches!(
+                large,
+                IngestError::TooLarge {
+                    size: 5,
+                    limit: 4,
+                    ..
+                }
+            ),
             "{large:?}"
         );
     }
@@ -258,7 +271,10 @@ mod tests {
     #[test]
     fn panic_message_reads_both_payload_kinds() {
         let caught = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
-        assert_eq!(panic_message("p", caught.as_ref()), "p crashed on this file: boom 1");
+        assert_eq!(
+            panic_message("p", caught.as_ref()),
+            "p crashed on this file: boom 1"
+        );
         let caught = std::panic::catch_unwind(|| panic!("static")).unwrap_err();
         assert!(panic_message("p", caught.as_ref()).ends_with(": static"));
         let caught = std::panic::catch_unwind(|| std::panic::panic_any(7_u8)).unwrap_err();

@@ -16,7 +16,9 @@ use std::path::Path;
 use pdf_extract::{Document, Object, PlainTextOutput};
 use serde_json::Value;
 
-use super::{DocumentFormat, ParsedDocument, base_metadata, file_stem_title, panic_message, require_text};
+use super::{
+    DocumentFormat, ParsedDocument, base_metadata, file_stem_title, panic_message, require_text,
+};
 use crate::IngestError;
 
 pub(super) fn parse_pdf(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, IngestError> {
@@ -64,11 +66,7 @@ fn extract_pages(document: &Document) -> Result<Vec<String>, pdf_extract::Output
     let mut pages = Vec::new();
     for page_number in document.get_pages().into_keys() {
         let mut page = String::new();
-        pdf_extract::output_doc_page(
-            document,
-            &mut PlainTextOutput::new(&mut page),
-            page_number,
-        )?;
+        pdf_extract::output_doc_page(document, &mut PlainTextOutput::new(&mut page), page_number)?;
         let page = page.trim();
         if !page.is_empty() {
             pages.push(page.to_owned());

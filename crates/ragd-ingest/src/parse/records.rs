@@ -20,7 +20,9 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::encoding::decode_text;
-use super::{DocumentFormat, ParseOptions, ParsedDocument, base_metadata, file_stem_title, require_text};
+use super::{
+    DocumentFormat, ParseOptions, ParsedDocument, base_metadata, file_stem_title, require_text,
+};
 use crate::IngestError;
 
 const WHITESPACE_ONLY: &str = "the file contains only whitespace";
@@ -108,7 +110,12 @@ pub(super) fn parse_json(
                 let at = RecordAt::Element(index + 1);
                 match item {
                     Value::Object(record) => documents.extend(records.document(record, at)?),
-                    other => return Err(records.invalid(at, &format!("expected a JSON object, found {}", kind(&other)))),
+                    other => {
+                        return Err(records.invalid(
+                            at,
+                            &format!("expected a JSON object, found {}", kind(&other)),
+                        ));
+                    }
                 }
             }
             total
@@ -116,7 +123,10 @@ pub(super) fn parse_json(
         other => {
             return Err(records.invalid(
                 RecordAt::Whole,
-                &format!("expected an object or an array of objects, found {}", kind(&other)),
+                &format!(
+                    "expected an object or an array of objects, found {}",
+                    kind(&other)
+                ),
             ));
         }
     };
@@ -149,12 +159,18 @@ pub(super) fn parse_jsonl(
             let message = error.to_string();
             let position = format!(" at line {} column {}", error.line(), error.column());
             let message = message.strip_suffix(&position).unwrap_or(&message);
-            records.invalid(at, &format!("invalid JSON at column {}: {message}", error.column()))
+            records.invalid(
+                at,
+                &format!("invalid JSON at column {}: {message}", error.column()),
+            )
         })?;
         match value {
             Value::Object(record) => documents.extend(records.document(record, at)?),
             other => {
-                return Err(records.invalid(at, &format!("expected a JSON object, found {}", kind(&other))));
+                return Err(records.invalid(
+                    at,
+                    &format!("expected a JSON object, found {}", kind(&other)),
+                ));
             }
         }
     }
@@ -204,10 +220,15 @@ impl RecordReader<'_> {
             Some(other) => {
                 return Err(self.invalid(
                     at,
-                    &format!("the text field `{text_field}` must be a string, found {}", kind(&other)),
+                    &format!(
+                        "the text field `{text_field}` must be a string, found {}",
+                        kind(&other)
+                    ),
                 ));
             }
-            None => return Err(self.invalid(at, &format!("the text field `{text_field}` is missing"))),
+            None => {
+                return Err(self.invalid(at, &format!("the text field `{text_field}` is missing")));
+            }
         };
         let title = match record.remove(title_field) {
             Some(Value::String(title)) if !title.trim().is_empty() => Some(title.trim().to_owned()),
@@ -227,7 +248,9 @@ impl RecordReader<'_> {
         }
         let title = title.unwrap_or_else(|| match at {
             RecordAt::Whole => file_stem_title(self.path),
-            RecordAt::Element(n) | RecordAt::Line(n) => format!("{} #{n}", file_stem_title(self.path)),
+            RecordAt::Element(n) | RecordAt::Line(n) => {
+                format!("{} #{n}", file_stem_title(self.path))
+            }
         });
         Ok(Some(ParsedDocument {
             title,
@@ -284,7 +307,11 @@ mod tests {
     use super::*;
 
     fn jsonl(source: &str) -> Result<Vec<ParsedDocument>, IngestError> {
-        parse_jsonl(Path::new("corpus.jsonl"), source.as_bytes(), &ParseOptions::default())
+        parse_jsonl(
+            Path::new("corpus.jsonl"),
+            source.as_bytes(),
+            &ParseOptions::default(),
+        )
     }
 
     #[test]
@@ -323,20 +350,28 @@ mod tests {
             "corpus.jsonl: line 2: the text field `text` must be a string, found a number"
         );
         let error = jsonl("[1, 2]\n").unwrap_err();
-        assert!(error.to_string().contains("line 1: expected a JSON object, found an array"));
+        assert!(
+            error
+                .to_string()
+                .contains("line 1: expected a JSON object, found an array")
+        );
     }
 
     #[test]
     fn invalid_jsonl_reports_the_file_line_not_serdes_line() {
         let error = jsonl("{\"text\": \"a\"}\r\n{\"text\": }\r\n").unwrap_err();
         let message = error.to_string();
-        assert!(message.starts_with("corpus.jsonl: line 2: invalid JSON at column 10:"), "{message}");
+        assert!(
+            message.starts_with("corpus.jsonl: line 2: invalid JSON at column 10:"),
+            "{message}"
+        );
         assert!(!message.contains("line 1"), "{message}");
     }
 
     #[test]
     fn record_fields_do_not_override_format_and_encoding() {
-        let documents = jsonl("{\"text\": \"t\", \"format\": \"evil\", \"encoding\": \"x\"}").unwrap();
+        let documents =
+            jsonl("{\"text\": \"t\", \"format\": \"evil\", \"encoding\": \"x\"}").unwrap();
         assert_eq!(documents[0].metadata["format"], "jsonl");
         assert_eq!(documents[0].metadata["encoding"], "utf-8");
     }
@@ -348,7 +383,8 @@ mod tests {
             json_title_field: "headline".to_owned(),
             ..ParseOptions::default()
         };
-        let source = br#"[{"headline": "H", "body": "B", "text": "kept as metadata"}, {"body": "C"}]"#;
+        let source =
+            br#"[{"headline": "H", "body": "B", "text": "kept as metadata"}, {"body": "C"}]"#;
         let documents = parse_json(Path::new("news.json"), source, &options).unwrap();
         assert_eq!(documents[0].title, "H");
         assert_eq!(documents[0].text, "B");
@@ -360,11 +396,21 @@ mod tests {
     fn json_that_is_not_records_is_refused() {
         let options = ParseOptions::default();
         let error = parse_json(Path::new("a.json"), b"\"just a string\"", &options).unwrap_err();
-        assert!(matches!(error, IngestError::InvalidRecord { .. }), "{error:?}");
-        let error = parse_json(Path::new("a.json"), b"[{\"text\": \"x\"}, 3]", &options).unwrap_err();
-        assert!(error.to_string().contains("record #2 of the array"), "{error}");
+        assert!(
+            matches!(error, IngestError::InvalidRecord { .. }),
+            "{error:?}"
+        );
+        let error =
+            parse_json(Path::new("a.json"), b"[{\"text\": \"x\"}, 3]", &options).unwrap_err();
+        assert!(
+            error.to_string().contains("record #2 of the array"),
+            "{error}"
+        );
         let error = parse_json(Path::new("a.json"), b"{\"text\": ", &options).unwrap_err();
-        assert!(matches!(error, IngestError::Corrupt { format: "json", .. }), "{error:?}");
+        assert!(
+            matches!(error, IngestError::Corrupt { format: "json", .. }),
+            "{error:?}"
+        );
         let error = parse_json(Path::new("a.json"), b"[]", &options).unwrap_err();
         assert!(error.to_string().contains("no records"), "{error}");
     }

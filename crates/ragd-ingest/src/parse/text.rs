@@ -76,14 +76,20 @@ mod tests {
             first_atx_heading("intro\n## Sub\n# Main title ##\n# Second").as_deref(),
             Some("Main title")
         );
-        assert_eq!(first_atx_heading("   #  Indented  ").as_deref(), Some("Indented"));
+        assert_eq!(
+            first_atx_heading("   #  Indented  ").as_deref(),
+            Some("Indented")
+        );
     }
 
     #[test]
     fn first_atx_heading_ignores_code_tags_and_empty_headings() {
         let markdown = "```bash\n# a comment\n```\n    # indented code\n#hashtag\n#\n# Real\n";
         assert_eq!(first_atx_heading(markdown).as_deref(), Some("Real"));
-        assert_eq!(first_atx_heading("no heading here\n~~~\n# in fence\n"), None);
+        assert_eq!(
+            first_atx_heading("no heading here\n~~~\n# in fence\n"),
+            None
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ragd_ingest::parse::encoding::WINDOWS_1252_FALLBACK;
-use ragd_ingest::{DocumentFormat, IngestError, ParseOptions, ParsedDocument, parse_bytes, parse_file};
+use ragd_ingest::{
+    DocumentFormat, IngestError, ParseOptions, ParsedDocument, parse_bytes, parse_file,
+};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures");
 
@@ -25,7 +27,10 @@ fn parse_one(relative: &str) -> ParsedDocument {
 
 fn parse_err(relative: &str) -> IngestError {
     match parse(relative) {
-        Ok(documents) => panic!("{relative} parsed into {} documents, expected an error", documents.len()),
+        Ok(documents) => panic!(
+            "{relative} parsed into {} documents, expected an error",
+            documents.len()
+        ),
         Err(error) => {
             let file_name = Path::new(relative).file_name().unwrap().to_str().unwrap();
             assert!(
@@ -44,7 +49,11 @@ fn assert_contains_all(text: &str, phrases: &[&str]) {
 }
 
 fn assert_format(document: &ParsedDocument, format: &str, encoding: Option<&str>) {
-    assert_eq!(document.metadata["format"], format, "{:?}", document.metadata);
+    assert_eq!(
+        document.metadata["format"], format,
+        "{:?}",
+        document.metadata
+    );
     match encoding {
         Some(encoding) => assert_eq!(document.metadata["encoding"], encoding),
         None => assert!(!document.metadata.contains_key("encoding")),
@@ -64,13 +73,20 @@ fn every_fixture_in_docs_parses_into_documents_with_text() {
         assert!(!documents.is_empty(), "{}", path.display());
         for document in &documents {
             assert!(!document.title.trim().is_empty(), "{}", path.display());
-            assert!(document.text.chars().count() >= 100, "{}: {document:?}", path.display());
+            assert!(
+                document.text.chars().count() >= 100,
+                "{}: {document:?}",
+                path.display()
+            );
             let format = DocumentFormat::from_path(&path).unwrap().name();
             assert_eq!(document.metadata["format"], format);
         }
         seen += 1;
     }
-    assert_eq!(seen, 12, "fixtures/docs should hold the 12 documents the tests know");
+    assert_eq!(
+        seen, 10,
+        "fixtures/docs should hold the 10 documents the tests know"
+    );
 }
 
 #[test]
@@ -78,19 +94,36 @@ fn txt_is_decoded_as_is_and_titled_by_file_stem() {
     let document = parse_one("docs/guide.txt");
     assert_eq!(document.title, "guide");
     assert_format(&document, "txt", Some("utf-8"));
-    assert!(document.text.starts_with("Winter Beekeeping: A Field Guide"));
-    assert_contains_all(&document.text, &["mouse guards", "fondant or a candy board"]);
-    assert!(document.text.contains("\n\nStart with food."), "paragraphs are kept");
+    assert!(
+        document
+            .text
+            .starts_with("Winter Beekeeping: A Field Guide")
+    );
+    assert_contains_all(
+        &document.text,
+        &["mouse guards", "fondant or a candy board"],
+    );
+    assert!(
+        document.text.contains("\n\nStart with food."),
+        "paragraphs are kept"
+    );
 }
 
 #[test]
 fn markdown_keeps_its_syntax_and_is_titled_by_its_first_heading() {
     let document = parse_one("docs/notes.md");
-    assert_eq!(document.title, "Retrieval-Augmented Generation: Working Notes");
+    assert_eq!(
+        document.title,
+        "Retrieval-Augmented Generation: Working Notes"
+    );
     assert_format(&document, "md", Some("utf-8"));
     assert_contains_all(
         &document.text,
-        &["## Hybrid search", "- an overlap of 50 tokens", "reciprocal rank fusion"],
+        &[
+            "## Hybrid search",
+            "- an overlap of 50 tokens",
+            "reciprocal rank fusion",
+        ],
     );
 }
 
@@ -99,14 +132,20 @@ fn chinese_text_is_utf8() {
     let document = parse_one("docs/chinese.txt");
     assert_eq!(document.title, "chinese");
     assert_format(&document, "txt", Some("utf-8"));
-    assert_contains_all(&document.text, &["中国茶文化简述", "陆羽写成了世界上第一部茶学专著《茶经》"]);
+    assert_contains_all(
+        &document.text,
+        &["中国茶文化简述", "陆羽写成了世界上第一部茶学专著《茶经》"],
+    );
 }
 
 #[test]
 fn markdown_with_emoji_and_cjk_keeps_them() {
     let document = parse_one("docs/emoji.md");
     assert_eq!(document.title, "Ten Days in Japan 🇯🇵 — Travel Notes");
-    assert_contains_all(&document.text, &["cherry blossom season 🌸", "Kyoto (京都)", "ラーメン", "🦌"]);
+    assert_contains_all(
+        &document.text,
+        &["cherry blossom season 🌸", "Kyoto (京都)", "ラーメン", "🦌"],
+    );
 }
 
 #[test]
@@ -136,19 +175,28 @@ fn html_gives_visible_text_in_paragraphs() {
     ] {
         assert!(!text.contains(hidden), "{hidden} leaked into:\n{text}");
     }
-    assert!(!text.contains("  "), "runs of spaces are collapsed:\n{text}");
+    assert!(
+        !text.contains("  "),
+        "runs of spaces are collapsed:\n{text}"
+    );
     assert!(!text.contains("\n\n\n"), "at most one blank line:\n{text}");
 }
 
 #[test]
 fn html_without_title_uses_the_first_h1_then_the_file_stem() {
     let options = ParseOptions::default();
-    let page = b"<html><body><p>intro</p><h1>Main <i>heading</i></h1><p>body text</p></body></html>";
-    let documents = parse_bytes(Path::new("up/x.html"), page, DocumentFormat::Html, &options).unwrap();
-    assert_eq!(documents[0].title, "Main heading");
+    let page =
+        b"<html><body><p>intro</p><h1>Main <i>heading</i></h1><p>body text</p></body></html>";
     let documents =
-        parse_bytes(Path::new("up/plain-page.htm"), b"<p>only text</p>", DocumentFormat::Html, &options)
-            .unwrap();
+        parse_bytes(Path::new("up/x.html"), page, DocumentFormat::Html, &options).unwrap();
+    assert_eq!(documents[0].title, "Main heading");
+    let documents = parse_bytes(
+        Path::new("up/plain-page.htm"),
+        b"<p>only text</p>",
+        DocumentFormat::Html,
+        &options,
+    )
+    .unwrap();
     assert_eq!(documents[0].title, "plain-page");
     assert_eq!(documents[0].text, "only text");
 }
@@ -156,13 +204,22 @@ fn html_without_title_uses_the_first_h1_then_the_file_stem() {
 #[test]
 fn pdf_gives_the_text_layer_of_both_pages_and_the_info_title() {
     let document = parse_one("docs/paper.pdf");
-    assert_eq!(document.title, "Laminar-Turbulent Transition on Swept Wings");
+    assert_eq!(
+        document.title,
+        "Laminar-Turbulent Transition on Swept Wings"
+    );
     assert_format(&document, "pdf", None);
     assert_eq!(document.metadata["pages"], 2);
     let text = &document.text;
     assert_contains_all(
         text,
-        &["1. Introduction", "Tollmien-Schlichting", "crossflow", "3. Results", "4. Conclusions"],
+        &[
+            "1. Introduction",
+            "Tollmien-Schlichting",
+            "crossflow",
+            "3. Results",
+            "4. Conclusions",
+        ],
     );
     let page_1 = text.find("Experimental arrangement").unwrap();
     let page_2 = text.find("Polishing the leading edge").unwrap();
@@ -172,7 +229,10 @@ fn pdf_gives_the_text_layer_of_both_pages_and_the_info_title() {
 #[test]
 fn docx_gives_paragraphs_tables_and_the_title_style() {
     let document = parse_one("docs/report.docx");
-    assert_eq!(document.title, "Quarterly Incident Review: Database Operations");
+    assert_eq!(
+        document.title,
+        "Quarterly Incident Review: Database Operations"
+    );
     assert_format(&document, "docx", None);
     let text = &document.text;
     assert_contains_all(
@@ -221,7 +281,10 @@ fn json_array_gives_one_document_per_object_with_scalar_metadata() {
 fn jsonl_gives_one_document_per_line_with_id() {
     let documents = parse("docs/articles.jsonl").unwrap();
     assert_eq!(documents.len(), 5);
-    let ids: Vec<&str> = documents.iter().map(|d| d.metadata["_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = documents
+        .iter()
+        .map(|d| d.metadata["_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["astro-1", "astro-2", "astro-3", "astro-4", "astro-5"]);
     assert_eq!(documents[1].title, "How exoplanets are found");
     assert!(documents[0].text.contains("Olbers' paradox"));
@@ -234,67 +297,138 @@ fn jsonl_gives_one_document_per_line_with_id() {
 
 #[test]
 fn empty_file_is_empty() {
-    assert!(matches!(parse_err("bad/empty.txt"), IngestError::Empty { .. }));
+    assert!(matches!(
+        parse_err("bad/empty.txt"),
+        IngestError::Empty { .. }
+    ));
 }
 
 #[test]
 fn whitespace_only_markdown_is_no_text() {
-    assert!(matches!(parse_err("bad/blank.md"), IngestError::NoText { .. }));
+    assert!(matches!(
+        parse_err("bad/blank.md"),
+        IngestError::NoText { .. }
+    ));
 }
 
 #[test]
 fn corrupt_pdf_is_corrupt() {
     let error = parse_err("bad/corrupt.pdf");
-    assert!(matches!(error, IngestError::Corrupt { format: "pdf", .. }), "{error:?}");
+    assert!(
+        matches!(error, IngestError::Corrupt { format: "pdf", .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn password_protected_pdf_is_encrypted() {
     let error = parse_err("bad/encrypted.pdf");
-    assert!(matches!(error, IngestError::Encrypted { format: "pdf", .. }), "{error:?}");
+    assert!(
+        matches!(error, IngestError::Encrypted { format: "pdf", .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn pdf_without_text_layer_is_no_text_with_a_hint() {
     let error = parse_err("bad/scanned.pdf");
     assert!(matches!(error, IngestError::NoText { .. }), "{error:?}");
-    assert!(error.to_string().contains("no text layer; it may be a scanned image"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("no text layer; it may be a scanned image"),
+        "{error}"
+    );
 }
 
 #[test]
 fn docx_that_is_not_a_zip_is_corrupt() {
     let error = parse_err("bad/corrupt.docx");
-    assert!(matches!(error, IngestError::Corrupt { format: "docx", .. }), "{error:?}");
+    assert!(
+        matches!(error, IngestError::Corrupt { format: "docx", .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn docx_in_an_ole_container_is_encrypted() {
     let error = parse_err("bad/encrypted.docx");
-    assert!(matches!(error, IngestError::Encrypted { format: "docx", .. }), "{error:?}");
+    assert!(
+        matches!(error, IngestError::Encrypted { format: "docx", .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn truncated_docx_zip_is_corrupt() {
     let bytes = std::fs::read(fixture("docs/report.docx")).unwrap();
     let truncated = &bytes[..bytes.len() / 2];
-    let error =
-        parse_bytes(Path::new("half.docx"), truncated, DocumentFormat::Docx, &ParseOptions::default())
-            .unwrap_err();
-    assert!(matches!(error, IngestError::Corrupt { format: "docx", .. }), "{error:?}");
+    let error = parse_bytes(
+        Path::new("half.docx"),
+        truncated,
+        DocumentFormat::Docx,
+        &ParseOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, IngestError::Corrupt { format: "docx", .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn truncated_pdf_is_an_error_not_a_panic() {
     let bytes = std::fs::read(fixture("docs/paper.pdf")).unwrap();
     for cut in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 40] {
-        let result =
-            parse_bytes(Path::new("cut.pdf"), &bytes[..cut], DocumentFormat::Pdf, &ParseOptions::default());
+        let result = parse_bytes(
+            Path::new("cut.pdf"),
+            &bytes[..cut],
+            DocumentFormat::Pdf,
+            &ParseOptions::default(),
+        );
         // lopdf may recover some pages of a truncated file; it must never panic through us.
         if let Err(error) = result {
             assert!(
-                matches!(error, IngestError::Corrupt { .. } | IngestError::NoText { .. }),
+                matches!(
+                    error,
+                    IngestError::Corrupt { .. } | IngestError::NoText { .. }
+                ),
                 "{error:?}"
             );
+        }
+    }
+}
+
+#[test]
+fn damaged_pdf_and_docx_files_are_errors_never_panics() {
+    // pdf-extract, lopdf and docx-rs panic on many of these; the parser must turn that into errors.
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for (name, format) in [
+        ("docs/paper.pdf", DocumentFormat::Pdf),
+        ("docs/report.docx", DocumentFormat::Docx),
+    ] {
+        let original = std::fs::read(fixture(name)).unwrap();
+        for _ in 0..150 {
+            let mut bytes = original.clone();
+            for _ in 0..4 {
+                let position = next() as usize % bytes.len();
+                bytes[position] = next() as u8;
+            }
+            match parse_bytes(Path::new(name), &bytes, format, &ParseOptions::default()) {
+                Ok(documents) => assert_eq!(documents.len(), 1),
+                Err(
+                    IngestError::Corrupt { .. }
+                    | IngestError::NoText { .. }
+                    | IngestError::Encrypted { .. },
+                ) => {}
+                Err(other) => panic!("{name}: unexpected error {other:?}"),
+            }
         }
     }
 }
@@ -314,7 +448,10 @@ fn file_without_extension_is_unsupported() {
     let path = directory.path().join("README");
     std::fs::write(&path, "text").unwrap();
     let error = parse_file(&path, &ParseOptions::default()).unwrap_err();
-    assert!(matches!(error, IngestError::Unsupported { .. }), "{error:?}");
+    assert!(
+        matches!(error, IngestError::Unsupported { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -349,22 +486,40 @@ fn utf16_with_bom_decodes_in_both_byte_orders() {
 fn utf8_bom_is_stripped_before_the_title_is_read() {
     let document = parse_one("bad/utf8bom.md");
     assert_eq!(document.title, "Überblick");
-    assert!(document.text.starts_with("# Überblick"), "{:?}", document.text);
+    assert!(
+        document.text.starts_with("# Überblick"),
+        "{:?}",
+        document.text
+    );
     assert_format(&document, "md", Some("utf-8"));
 }
 
 #[test]
 fn invalid_jsonl_line_names_its_line_number() {
     let error = parse_err("bad/bad.jsonl");
-    assert!(matches!(error, IngestError::InvalidRecord { .. }), "{error:?}");
-    assert!(error.to_string().contains("line 2: invalid JSON"), "{error}");
+    assert!(
+        matches!(error, IngestError::InvalidRecord { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("line 2: invalid JSON"),
+        "{error}"
+    );
 }
 
 #[test]
 fn json_without_text_field_is_an_invalid_record() {
     let error = parse_err("bad/notext.json");
-    assert!(matches!(error, IngestError::InvalidRecord { .. }), "{error:?}");
-    assert!(error.to_string().contains("the text field `text` is missing"), "{error}");
+    assert!(
+        matches!(error, IngestError::InvalidRecord { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("the text field `text` is missing"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -416,7 +571,11 @@ fn a_200_mb_file_is_refused_as_too_large_without_being_read() {
     drop(file);
     let started = Instant::now();
     let error = parse_file(&path, &ParseOptions::default()).unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(500), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "took {:?}",
+        started.elapsed()
+    );
     match error {
         IngestError::TooLarge { size, limit, .. } => {
             assert_eq!(size, 200 * 1024 * 1024);
@@ -433,12 +592,19 @@ fn the_size_limit_is_configurable() {
         ..ParseOptions::default()
     };
     let error = parse_file(&fixture("docs/guide.txt"), &options).unwrap_err();
-    assert!(matches!(error, IngestError::TooLarge { limit: 100, .. }), "{error:?}");
+    assert!(
+        matches!(error, IngestError::TooLarge { limit: 100, .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn a_missing_file_is_an_io_error_naming_it() {
-    let error = parse_file(&fixture("docs/does-not-exist.txt"), &ParseOptions::default()).unwrap_err();
+    let error = parse_file(
+        &fixture("docs/does-not-exist.txt"),
+        &ParseOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(error, IngestError::Io { .. }), "{error:?}");
     assert!(error.to_string().contains("does-not-exist.txt"), "{error}");
 }
@@ -462,7 +628,11 @@ fn cranfield_corpus() -> PathBuf {
 #[test]
 fn jsonl_on_the_first_50_cranfield_records() {
     let corpus = std::fs::read_to_string(cranfield_corpus()).unwrap();
-    let head: String = corpus.lines().take(50).map(|line| format!("{line}\n")).collect();
+    let head: String = corpus
+        .lines()
+        .take(50)
+        .map(|line| format!("{line}\n"))
+        .collect();
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("cranfield.jsonl");
     std::fs::write(&path, head).unwrap();
@@ -485,28 +655,9 @@ fn jsonl_on_the_first_50_cranfield_records() {
 fn the_whole_cranfield_corpus_parses_skipping_its_two_blank_records() {
     let documents = parse_file(&cranfield_corpus(), &ParseOptions::default()).unwrap();
     assert_eq!(documents.len(), 1398);
-    let ids: Vec<&str> = documents.iter().map(|d| d.metadata["_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = documents
+        .iter()
+        .map(|d| d.metadata["_id"].as_str().unwrap())
+        .collect();
     assert!(!ids.contains(&"471") && !ids.contains(&"995"));
-}
-
-#[test]
-fn zz_dump() {
-    for f in ["docs/paper.pdf", "docs/report.docx"] {
-    let bytes = std::fs::read(fixture(f)).unwrap();
-    let format = DocumentFormat::from_path(Path::new(f)).unwrap();
-    let mut seed: u64 = 12345;
-    let mut counts = std::collections::BTreeMap::new();
-    for _ in 0..3000 {
-        let mut b = bytes.clone();
-        for _ in 0..4 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let pos = (seed >> 33) as usize % b.len();
-            b[pos] = (seed >> 20) as u8;
-        }
-        let r = parse_bytes(Path::new(f), &b, format, &ParseOptions::default());
-        let k = match r { Ok(_) => "ok".to_string(), Err(e) => { let s = e.to_string(); if s.contains("crashed") { println!("{s}"); } e.kind().to_string() } };
-        *counts.entry(k).or_insert(0) += 1;
-    }
-    println!("{f} {counts:?}");
-    }
 }
