@@ -73,9 +73,16 @@ fn ingest_dry_run_of_the_fixtures_chunks_and_embeds_every_file() {
 
 #[test]
 fn the_table_output_has_a_row_per_file_and_a_total() {
-    let (output, stdout, _) = run(ragd().args(["ingest", "--dry-run", "--no-embed", "fixtures/docs"]));
+    let (output, stdout, _) =
+        run(ragd().args(["ingest", "--dry-run", "--no-embed", "fixtures/docs"]));
     assert!(output.status.success());
-    for name in ["guide.txt", "paper.pdf", "report.docx", "products.csv", "total"] {
+    for name in [
+        "guide.txt",
+        "paper.pdf",
+        "report.docx",
+        "products.csv",
+        "total",
+    ] {
         assert!(stdout.contains(name), "{name} missing from\n{stdout}");
     }
     assert!(stdout.contains("10 files (10 ok, 0 failed)"), "{stdout}");
@@ -83,9 +90,19 @@ fn the_table_output_has_a_row_per_file_and_a_total() {
 
 #[test]
 fn bad_files_are_reported_per_file_without_stopping_the_batch() {
-    let (ok, report, _) = ingest_json(&["--no-embed", "fixtures/bad", "fixtures/docs/guide.txt", "fixtures/bad/image.png", "fixtures/nope.txt"]);
+    let (ok, report, _) = ingest_json(&[
+        "--no-embed",
+        "fixtures/bad",
+        "fixtures/docs/guide.txt",
+        "fixtures/bad/image.png",
+        "fixtures/nope.txt",
+    ]);
     assert!(!ok, "a failed file makes the exit code non-zero");
-    let kind = |name: &str| file(&report, name)["error"]["kind"].as_str().map(str::to_owned);
+    let kind = |name: &str| {
+        file(&report, name)["error"]["kind"]
+            .as_str()
+            .map(str::to_owned)
+    };
     assert_eq!(kind("bad/empty.txt").as_deref(), Some("empty"));
     assert_eq!(kind("corrupt.pdf").as_deref(), Some("corrupt"));
     assert_eq!(kind("encrypted.pdf").as_deref(), Some("encrypted"));
@@ -101,18 +118,39 @@ fn bad_files_are_reported_per_file_without_stopping_the_batch() {
     assert_eq!(kind("utf16le.txt"), None);
     // An unsupported type met while walking a folder is skipped and counted, not failed.
     assert_eq!(report["skipped"][".png"], 1);
-    let message = file(&report, "encrypted.pdf")["error"]["message"].as_str().unwrap();
+    let message = file(&report, "encrypted.pdf")["error"]["message"]
+        .as_str()
+        .unwrap();
     assert!(message.contains("encrypted.pdf"), "{message}");
 }
 
 #[test]
 fn chunk_size_and_process_rule_options_shape_the_chunks() {
-    let (ok, small, _) = ingest_json(&["--no-embed", "--chunk-size", "60", "--overlap", "10", "--separator", "\\n", "fixtures/docs/guide.txt"]);
+    let (ok, small, _) = ingest_json(&[
+        "--no-embed",
+        "--chunk-size",
+        "60",
+        "--overlap",
+        "10",
+        "--separator",
+        "\\n",
+        "fixtures/docs/guide.txt",
+    ]);
     assert!(ok);
     let (_, automatic, _) = ingest_json(&["--no-embed", "fixtures/docs/guide.txt"]);
     let chunks = |r: &Value| file(r, "guide.txt")["chunks"].as_u64().unwrap();
-    assert!(chunks(&small) > chunks(&automatic), "{} vs {}", chunks(&small), chunks(&automatic));
-    assert!(file(&small, "guide.txt")["max_chunk_tokens"].as_u64().unwrap() <= 60);
+    assert!(
+        chunks(&small) > chunks(&automatic),
+        "{} vs {}",
+        chunks(&small),
+        chunks(&automatic)
+    );
+    assert!(
+        file(&small, "guide.txt")["max_chunk_tokens"]
+            .as_u64()
+            .unwrap()
+            <= 60
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let rule = dir.path().join("rule.json");
@@ -123,24 +161,37 @@ fn chunk_size_and_process_rule_options_shape_the_chunks() {
             "subchunk_segmentation":{"separator":"\n","max_tokens":50,"chunk_overlap":0}}}"#,
     )
     .unwrap();
-    let (ok, hierarchical, _) =
-        ingest_json(&["--no-embed", "--process-rule", rule.to_str().unwrap(), "fixtures/docs/guide.txt"]);
+    let (ok, hierarchical, _) = ingest_json(&[
+        "--no-embed",
+        "--process-rule",
+        rule.to_str().unwrap(),
+        "fixtures/docs/guide.txt",
+    ]);
     assert!(ok);
     let f = file(&hierarchical, "guide.txt");
-    assert!(f["chunks"].as_u64().unwrap() > f["embedded_chunks"].as_u64().unwrap(), "parents are not embedded");
+    assert!(
+        f["chunks"].as_u64().unwrap() > f["embedded_chunks"].as_u64().unwrap(),
+        "parents are not embedded"
+    );
 }
 
 #[test]
 fn invalid_options_and_rules_are_clear_errors() {
-    let (output, _, stderr) = run(ragd().args(["ingest", "--dry-run", "--chunk-size", "10", "fixtures/docs"]));
+    let (output, _, stderr) =
+        run(ragd().args(["ingest", "--dry-run", "--chunk-size", "10", "fixtures/docs"]));
     assert!(!output.status.success());
     assert!(stderr.contains("between 50 and 4000"), "{stderr}");
 
     let dir = tempfile::tempdir().unwrap();
     let rule = dir.path().join("rule.json");
     std::fs::write(&rule, r#"{"mode":"custom"}"#).unwrap();
-    let (output, _, stderr) =
-        run(ragd().args(["ingest", "--dry-run", "--process-rule", rule.to_str().unwrap(), "fixtures/docs"]));
+    let (output, _, stderr) = run(ragd().args([
+        "ingest",
+        "--dry-run",
+        "--process-rule",
+        rule.to_str().unwrap(),
+        "fixtures/docs",
+    ]));
     assert!(!output.status.success());
     assert!(stderr.contains("rules is required"), "{stderr}");
 
@@ -148,15 +199,21 @@ fn invalid_options_and_rules_are_clear_errors() {
     assert!(!output.status.success());
     assert!(stderr.contains("--dry-run"), "{stderr}");
 
-    let (output, _, stderr) =
-        run(ragd().env("RAGD__EMBED__BATCH_SIZE", "0").args(["ingest", "--dry-run", "fixtures/docs"]));
+    let (output, _, stderr) = run(ragd().env("RAGD__EMBED__BATCH_SIZE", "0").args([
+        "ingest",
+        "--dry-run",
+        "fixtures/docs",
+    ]));
     assert!(!output.status.success());
     assert!(stderr.contains("embed.batch_size"), "{stderr}");
 }
 
 fn model_dir() -> PathBuf {
     let (output, stdout, _) = run(ragd().args(["models", "status"]));
-    assert!(output.status.success(), "the model cache is complete: {stdout}");
+    assert!(
+        output.status.success(),
+        "the model cache is complete: {stdout}"
+    );
     let line = stdout.lines().find(|l| l.contains("model.onnx")).unwrap();
     let path = line.split('|').nth(1).unwrap().trim();
     Path::new(path).parent().unwrap().to_owned()
@@ -165,13 +222,17 @@ fn model_dir() -> PathBuf {
 #[test]
 fn a_missing_model_says_how_to_fetch_it() {
     let empty = tempfile::tempdir().unwrap();
-    let (output, stdout, stderr) = run(ragd()
-        .env("RAGD__MODELS__DIR", empty.path())
-        .args(["ingest", "--dry-run", "fixtures/docs"]));
+    let (output, stdout, stderr) = run(ragd().env("RAGD__MODELS__DIR", empty.path()).args([
+        "ingest",
+        "--dry-run",
+        "fixtures/docs",
+    ]));
     assert!(!output.status.success());
     assert!(stderr.contains("ragd models fetch"), "{stdout}{stderr}");
 
-    let (output, stdout, _) = run(ragd().env("RAGD__MODELS__DIR", empty.path()).args(["models", "status"]));
+    let (output, stdout, _) = run(ragd()
+        .env("RAGD__MODELS__DIR", empty.path())
+        .args(["models", "status"]));
     assert!(!output.status.success());
     assert_eq!(stdout.matches("missing").count(), 6, "{stdout}");
 }
@@ -187,15 +248,23 @@ fn a_corrupt_onnx_runtime_library_is_an_error_not_a_crash() {
     }
     let runtime = models.path().join("onnxruntime-1.31.1");
     std::fs::create_dir_all(&runtime).unwrap();
-    std::fs::write(runtime.join("libonnxruntime.so.1.31.1"), b"not a shared library").unwrap();
+    std::fs::write(
+        runtime.join("libonnxruntime.so.1.31.1"),
+        b"not a shared library",
+    )
+    .unwrap();
 
-    let (output, _, stderr) = run(ragd()
-        .env("RAGD__MODELS__DIR", models.path())
-        .args(["ingest", "--dry-run", "fixtures/docs/guide.txt"]));
+    let (output, _, stderr) = run(ragd().env("RAGD__MODELS__DIR", models.path()).args([
+        "ingest",
+        "--dry-run",
+        "fixtures/docs/guide.txt",
+    ]));
     assert!(!output.status.success());
     assert!(stderr.contains("libonnxruntime.so.1.31.1"), "{stderr}");
 
-    let (output, stdout, _) = run(ragd().env("RAGD__MODELS__DIR", models.path()).args(["models", "status"]));
+    let (output, stdout, _) = run(ragd()
+        .env("RAGD__MODELS__DIR", models.path())
+        .args(["models", "status"]));
     assert!(!output.status.success());
     assert!(stdout.contains("checksum mismatch"), "{stdout}");
 }

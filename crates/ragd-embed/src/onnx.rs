@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use fastembed::{InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel};
+use fastembed::{
+    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
+};
 use ragd_config::{EmbedConfig, ModelsConfig};
 
 use crate::manifest::ONNXRUNTIME_LIBRARY;
@@ -70,9 +72,20 @@ const MODEL_FILES: [&str; 5] = [
 impl OnnxEmbedder {
     /// Loads the model; a missing file is [`EmbedError::ModelMissing`], a corrupt one [`EmbedError::Load`].
     pub fn load(options: &OnnxEmbedderOptions) -> Result<Self, EmbedError> {
-        let [model, tokenizer, config, special_tokens_map, tokenizer_config] =
-            MODEL_FILES.map(|name| options.model_dir.join(name));
-        for path in [&model, &tokenizer, &config, &special_tokens_map, &tokenizer_config] {
+        let [
+            model,
+            tokenizer,
+            config,
+            special_tokens_map,
+            tokenizer_config,
+        ] = MODEL_FILES.map(|name| options.model_dir.join(name));
+        for path in [
+            &model,
+            &tokenizer,
+            &config,
+            &special_tokens_map,
+            &tokenizer_config,
+        ] {
             if !path.exists() {
                 return Err(EmbedError::ModelMissing { path: path.clone() });
             }
@@ -169,7 +182,9 @@ fn read(path: &Path) -> Result<Vec<u8>, EmbedError> {
 /// ONNX Runtime is loaded once per process; later calls reuse the environment.
 fn runtime_environment(library: &Path) -> Result<ort::environment::Environment, EmbedError> {
     static ENVIRONMENT: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mutex::new(None);
-    let mut slot = ENVIRONMENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut slot = ENVIRONMENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((loaded_from, environment)) = slot.as_ref() {
         if loaded_from != library {
             tracing::warn!(

@@ -46,7 +46,11 @@ pub fn chunk_text(
             let settings = rule.segmentation.as_ref().ok_or_else(|| {
                 IngestError::InvalidProcessRule("segmentation is required".into())
             })?;
-            for (i, piece) in splitter.split(0..text.len(), settings)?.into_iter().enumerate() {
+            for (i, piece) in splitter
+                .split(0..text.len(), settings)?
+                .into_iter()
+                .enumerate()
+            {
                 chunks.push(splitter.chunk(piece, position(i), None));
             }
         }
@@ -58,7 +62,10 @@ pub fn chunk_text(
                         Vec::new()
                     } else {
                         let tokens = splitter.exact(whole.clone())?;
-                        vec![Piece { span: whole, tokens }]
+                        vec![Piece {
+                            span: whole,
+                            tokens,
+                        }]
                     }
                 }
                 (_, Some(parent_settings)) => splitter.split(0..text.len(), parent_settings)?,
@@ -154,7 +161,11 @@ impl<'a> Splitter<'a> {
         let slice = &self.text[span.clone()];
         let start = span.start + (slice.len() - slice.trim_start().len());
         let end = span.end - (slice.len() - slice.trim_end().len());
-        if start >= end { start..start } else { start..end }
+        if start >= end {
+            start..start
+        } else {
+            start..end
+        }
     }
 
     fn chunk(&self, piece: Piece, position: u32, parent: Option<u32>) -> Chunk {
@@ -171,8 +182,14 @@ impl<'a> Splitter<'a> {
         }
     }
 
-    fn split(&self, span: Range<usize>, settings: &SplitSettings) -> Result<Vec<Piece>, IngestError> {
-        settings.validate().map_err(|e| IngestError::InvalidProcessRule(e.to_string()))?;
+    fn split(
+        &self,
+        span: Range<usize>,
+        settings: &SplitSettings,
+    ) -> Result<Vec<Piece>, IngestError> {
+        settings
+            .validate()
+            .map_err(|e| IngestError::InvalidProcessRule(e.to_string()))?;
         match settings.strategy {
             SplitStrategy::RecursiveMerge => self.recursive_merge(span, settings),
             SplitStrategy::FixedSeparator => self.fixed_separator(span, settings),
@@ -200,7 +217,10 @@ impl<'a> Splitter<'a> {
             if self.estimate(&piece) <= settings.max_tokens {
                 let tokens = self.exact(piece.clone())?;
                 if tokens <= settings.max_tokens {
-                    pieces.push(Piece { span: piece, tokens });
+                    pieces.push(Piece {
+                        span: piece,
+                        tokens,
+                    });
                     continue;
                 }
             }
@@ -222,7 +242,11 @@ impl<'a> Splitter<'a> {
     fn atomize(&self, span: Range<usize>, level: Level, max_tokens: usize, out: &mut Vec<Atom>) {
         let tokens = self.estimate(&span);
         if tokens <= max_tokens || level == Level::Char {
-            out.push(Atom { span, tokens, level });
+            out.push(Atom {
+                span,
+                tokens,
+                level,
+            });
             return;
         }
         for piece in self.cut(span, level) {
@@ -245,7 +269,10 @@ impl<'a> Splitter<'a> {
         let offsets: Vec<usize> = match level {
             Level::Paragraph => slice.match_indices("\n\n").map(|(i, _)| i + 2).collect(),
             Level::Line => slice.match_indices('\n').map(|(i, _)| i + 1).collect(),
-            Level::Sentence => slice.split_sentence_bound_indices().map(|(i, _)| i).collect(),
+            Level::Sentence => slice
+                .split_sentence_bound_indices()
+                .map(|(i, _)| i)
+                .collect(),
             Level::Word => slice.split_word_bound_indices().map(|(i, _)| i).collect(),
             Level::Grapheme => slice.grapheme_indices(true).map(|(i, _)| i).collect(),
             Level::Char => slice.char_indices().map(|(i, _)| i).collect(),

@@ -31,7 +31,8 @@ pub fn clean_text(text: &str, rules: &CleaningRules) -> String {
         out = EMAIL.replace_all(&out, "").into_owned();
         out = URL_OR_MARKDOWN_LINK
             .replace_all(&out, |caps: &regex::Captures<'_>| {
-                caps.name("md").map_or(String::new(), |m| m.as_str().to_owned())
+                caps.name("md")
+                    .map_or(String::new(), |m| m.as_str().to_owned())
             })
             .into_owned();
     }
@@ -46,7 +47,9 @@ fn remove_control_characters(text: &str) -> String {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let text = text.replace("<|", "<").replace("|>", ">");
     text.chars()
-        .filter(|&c| c == '\n' || c == '\t' || !(c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}'))
+        .filter(|&c| {
+            c == '\n' || c == '\t' || !(c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
+        })
         .collect()
 }
 
@@ -71,14 +74,23 @@ mod tests {
 
     #[test]
     fn chat_template_markers_lose_their_bars() {
-        assert_eq!(clean_text("<|im_start|>hi<|im_end|>", &NONE), "<im_start>hi<im_end>");
+        assert_eq!(
+            clean_text("<|im_start|>hi<|im_end|>", &NONE),
+            "<im_start>hi<im_end>"
+        );
     }
 
     #[test]
     fn extra_spaces_collapse_but_paragraphs_survive() {
         let text = "one  two\t\tthree\u{3000}\u{3000}four\n\n\n\nfive\n\nsix";
         assert_eq!(
-            clean_text(text, &CleaningRules { remove_extra_spaces: true, remove_urls_emails: false }),
+            clean_text(
+                text,
+                &CleaningRules {
+                    remove_extra_spaces: true,
+                    remove_urls_emails: false
+                }
+            ),
             "one two three four\n\nfive\n\nsix"
         );
         assert_eq!(clean_text(text, &NONE), text);

@@ -20,7 +20,11 @@ pub enum IngestError {
     #[error(
         "{path}: the file is {size} bytes, over the limit of {limit} bytes (raise ingest.max_file_bytes to accept it)"
     )]
-    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
 
     #[error("{path}: corrupt {format} file: {reason}")]
     Corrupt {
@@ -29,7 +33,9 @@ pub enum IngestError {
         reason: String,
     },
 
-    #[error("{path}: the {format} file is encrypted or password-protected; save an unprotected copy and import that")]
+    #[error(
+        "{path}: the {format} file is encrypted or password-protected; save an unprotected copy and import that"
+    )]
     Encrypted { path: PathBuf, format: &'static str },
 
     #[error("{path}: {reason}")]

@@ -12,5 +12,5 @@ mod prepare;
 pub use chunk::chunk_text;
 pub use clean::clean_text;
 pub use error::IngestError;
-pub use prepare::{PreparedDocument, prepare_document};
 pub use parse::{DocumentFormat, ParseOptions, ParsedDocument, parse_bytes, parse_file};
+pub use prepare::{PreparedDocument, prepare_document};

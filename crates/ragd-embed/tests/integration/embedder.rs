@@ -24,7 +24,10 @@ fn vectors_have_384_dimensions_and_unit_norm() {
         .embed_documents(&["The wing produces lift.", "", "检索增强生成 🚀"])
         .unwrap();
     assert_eq!(docs.len(), 3);
-    for v in docs.iter().chain([&e.embed_query("what makes lift").unwrap()]) {
+    for v in docs
+        .iter()
+        .chain([&e.embed_query("what makes lift").unwrap()])
+    {
         assert_eq!(v.len(), 384);
         assert!((norm(v) - 1.0).abs() < 1e-4, "norm {}", norm(v));
     }
@@ -34,8 +37,12 @@ fn vectors_have_384_dimensions_and_unit_norm() {
 fn a_paraphrase_scores_clearly_above_an_unrelated_sentence() {
     let e = embedder();
     let a = e.embed_query("How do I reset my password?").unwrap();
-    let paraphrase = e.embed_query("What are the steps to change a forgotten password?").unwrap();
-    let unrelated = e.embed_query("The boundary layer thickens along a heated flat plate.").unwrap();
+    let paraphrase = e
+        .embed_query("What are the steps to change a forgotten password?")
+        .unwrap();
+    let unrelated = e
+        .embed_query("The boundary layer thickens along a heated flat plate.")
+        .unwrap();
     let close = cosine_similarity(&a, &paraphrase);
     let far = cosine_similarity(&a, &unrelated);
     assert!(close > 0.6, "paraphrase similarity {close}");
@@ -68,7 +75,9 @@ fn a_batch_gives_the_same_vectors_as_one_by_one() {
 #[test]
 fn more_texts_than_the_batch_size_keep_their_order() {
     let e = embedder();
-    let texts: Vec<String> = (0..70).map(|i| format!("document number {i} about topic {}", i % 7)).collect();
+    let texts: Vec<String> = (0..70)
+        .map(|i| format!("document number {i} about topic {}", i % 7))
+        .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let all = e.embed_documents(&refs).unwrap();
     assert_eq!(all.len(), 70);
@@ -83,12 +92,17 @@ async fn the_blocking_embedder_serves_concurrent_async_callers() {
     let mut tasks = Vec::new();
     for i in 0..8 {
         let pool = pool.clone();
-        tasks.push(tokio::spawn(async move { pool.embed_query(format!("query {i}")).await }));
+        tasks.push(tokio::spawn(async move {
+            pool.embed_query(format!("query {i}")).await
+        }));
     }
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap().len(), 384);
     }
-    let docs = pool.embed_documents(vec!["a".into(), "b".into()]).await.unwrap();
+    let docs = pool
+        .embed_documents(vec!["a".into(), "b".into()])
+        .await
+        .unwrap();
     assert_eq!(docs.len(), 2);
 }
 
@@ -112,7 +126,10 @@ fn a_missing_model_file_is_a_clear_error() {
     let err = OnnxEmbedder::load(&opts).unwrap_err();
     assert!(matches!(err, EmbedError::ModelMissing { .. }), "{err}");
     let message = err.to_string();
-    assert!(message.contains("tokenizer.json") && message.contains("ragd models fetch"), "{message}");
+    assert!(
+        message.contains("tokenizer.json") && message.contains("ragd models fetch"),
+        "{message}"
+    );
 }
 
 #[test]

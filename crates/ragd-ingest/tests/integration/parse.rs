@@ -612,17 +612,17 @@ fn a_missing_file_is_an_io_error_naming_it() {
 // ------------------------------------------------------------------------------------------------
 // The real Cranfield corpus (BEIR format)
 
-/// The Cranfield corpus: `datasets/cranfield` in the repository if present, else the shared copy.
+/// The Cranfield corpus in the evaluation data that sits beside the repository (`../shared/datasets`),
+/// where CI has it too.
 fn cranfield_corpus() -> PathBuf {
-    let candidates = [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/cranfield/corpus.jsonl"),
-        PathBuf::from("/work/shared/datasets/cranfield/corpus.jsonl"),
-    ];
-    candidates
-        .iter()
-        .find(|path| path.is_file())
-        .cloned()
-        .unwrap_or_else(|| panic!("the Cranfield corpus is at none of {candidates:?}"))
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/datasets/cranfield/corpus.jsonl");
+    assert!(
+        path.is_file(),
+        "the Cranfield corpus is not at {}",
+        path.display()
+    );
+    path
 }
 
 #[test]
