@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    ragd_ingest::parse::silence_guarded_parser_panics();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -9,13 +9,12 @@
 //! [`IngestError::Corrupt`]. `docx-rs` unwraps the result of decompressing each part, so a damaged
 //! archive (bad CRC, corrupt deflate stream: any truncated or bit-flipped upload) would panic inside
 //! it; every entry of the archive is therefore decompressed and checked with the `zip` crate first,
-//! and `docx-rs` still runs under `catch_unwind` for the `expect`s that remain. Image previews, which
+//! and `docx-rs` still runs under `run_guarded` for the `expect`s that remain. Image previews, which
 //! `docx-rs` renders by default, are turned off: only text is wanted.
 //!
 //! The title is the first paragraph styled `Title`, else the first styled `Heading1`, else the file stem.
 
 use std::io::{Cursor, Read};
-use std::panic::catch_unwind;
 use std::path::Path;
 
 use docx_rs::{
@@ -24,7 +23,7 @@ use docx_rs::{
 };
 
 use super::{
-    DocumentFormat, ParsedDocument, base_metadata, file_stem_title, panic_message, require_text,
+    DocumentFormat, ParsedDocument, base_metadata, file_stem_title, require_text, run_guarded,
 };
 use crate::IngestError;
 
@@ -50,9 +49,11 @@ pub(super) fn parse_docx(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, In
     }
     check_zip_archive(bytes, MAX_PART_BYTES).map_err(corrupt)?;
     let read_options = ReadDocxOptions::default().with_image_previews(false);
-    let docx = catch_unwind(|| docx_rs::read_docx_with_options(bytes, read_options))
-        .map_err(|panic| corrupt(panic_message("docx-rs", panic.as_ref())))?
-        .map_err(|error| corrupt(error.to_string()))?;
+    let docx = run_guarded("docx-rs", || {
+        docx_rs::read_docx_with_options(bytes, read_options)
+    })
+    .map_err(corrupt)?
+    .map_err(|error| corrupt(error.to_string()))?;
 
     let mut body = BodyText::default();
     for child in &docx.document.children {

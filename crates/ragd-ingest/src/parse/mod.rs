@@ -6,7 +6,8 @@
 //!
 //! Invariants, whatever the format:
 //! - nothing here panics on bad input; the third-party parsers that can (pdf-extract, docx-rs) run
-//!   under `catch_unwind` and a panic becomes [`IngestError::Corrupt`];
+//!   under [`run_guarded`] and a panic becomes [`IngestError::Corrupt`] (a binary calls
+//!   [`silence_guarded_parser_panics`] so such panics do not also print a backtrace);
 //! - every error names the file;
 //! - a returned document has a non-empty title and text that is not only whitespace (else
 //!   [`IngestError::NoText`]);
@@ -22,7 +23,10 @@ mod records;
 mod text;
 
 use std::any::Any;
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::Once;
 
 use serde_json::{Map, Value};
 
@@ -197,6 +201,35 @@ fn require_text(path: &Path, text: &str, reason: &str) -> Result<(), IngestError
     Ok(())
 }
 
+thread_local! {
+    /// Set while a third-party parser runs under [`run_guarded`] on this thread.
+    static IN_GUARDED_PARSER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs a third-party parser that may panic on hostile input; a panic becomes the `Err` reason, to be
+/// reported as [`IngestError::Corrupt`].
+pub(crate) fn run_guarded<T>(parser: &str, parse: impl FnOnce() -> T) -> Result<T, String> {
+    let was_guarded = IN_GUARDED_PARSER.with(|flag| flag.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(parse));
+    IN_GUARDED_PARSER.with(|flag| flag.set(was_guarded));
+    result.map_err(|payload| panic_message(parser, payload.as_ref()))
+}
+
+/// Installs, once, a panic hook that stays silent for panics caught in a guarded parser (they are
+/// already reported as `Corrupt` errors naming the file) and hands every other panic to the previous
+/// hook. For binaries: a library never installs hooks by itself.
+pub fn silence_guarded_parser_panics() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_GUARDED_PARSER.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// The reason of a [`IngestError::Corrupt`] for a panic caught in the third-party `parser`.
 fn panic_message(parser: &str, payload: &(dyn Any + Send)) -> String {
     let message = payload
@@ -269,15 +302,24 @@ mod tests {
     }
 
     #[test]
+    fn a_guarded_panic_becomes_an_error_reason() {
+        silence_guarded_parser_panics();
+        let reason = run_guarded("p", || -> u8 { panic!("bad xref") }).unwrap_err();
+        assert_eq!(reason, "p crashed on this file: bad xref");
+        assert_eq!(run_guarded("p", || 5).unwrap(), 5);
+        assert!(!IN_GUARDED_PARSER.with(Cell::get));
+    }
+
+    #[test]
     fn panic_message_reads_both_payload_kinds() {
-        let caught = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+        let caught = catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
         assert_eq!(
             panic_message("p", caught.as_ref()),
             "p crashed on this file: boom 1"
         );
-        let caught = std::panic::catch_unwind(|| panic!("static")).unwrap_err();
+        let caught = catch_unwind(|| panic!("static")).unwrap_err();
         assert!(panic_message("p", caught.as_ref()).ends_with(": static"));
-        let caught = std::panic::catch_unwind(|| std::panic::panic_any(7_u8)).unwrap_err();
+        let caught = catch_unwind(|| std::panic::panic_any(7_u8)).unwrap_err();
         assert!(panic_message("p", caught.as_ref()).ends_with(": unknown panic"));
     }
 }

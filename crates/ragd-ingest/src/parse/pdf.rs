@@ -5,19 +5,17 @@
 //! password) by itself and removes `/Encrypt` from the trailer; a file that still has `/Encrypt`
 //! after loading needs a user password and is [`IngestError::Encrypted`]. `pdf-extract` panics on
 //! some malformed files (unwraps on missing fonts or odd encodings), so loading and extraction run
-//! under `catch_unwind` and a panic becomes [`IngestError::Corrupt`]. The default panic hook still
-//! prints the panic message to stderr.
+//! under [`run_guarded`] and a panic becomes [`IngestError::Corrupt`].
 //!
 //! Pages are separated by a blank line. The title is the Info dictionary's `/Title`, else the file stem.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use pdf_extract::{Document, Object, PlainTextOutput};
 use serde_json::Value;
 
 use super::{
-    DocumentFormat, ParsedDocument, base_metadata, file_stem_title, panic_message, require_text,
+    DocumentFormat, ParsedDocument, base_metadata, file_stem_title, require_text, run_guarded,
 };
 use crate::IngestError;
 
@@ -27,8 +25,8 @@ pub(super) fn parse_pdf(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, Ing
         format: "pdf",
         reason,
     };
-    let document = catch_unwind(|| Document::load_mem(bytes))
-        .map_err(|panic| corrupt(panic_message("lopdf", panic.as_ref())))?
+    let document = run_guarded("lopdf", || Document::load_mem(bytes))
+        .map_err(corrupt)?
         .map_err(|error| corrupt(error.to_string()))?;
     if document.trailer.get(b"Encrypt").is_ok() {
         return Err(IngestError::Encrypted {
@@ -43,8 +41,8 @@ pub(super) fn parse_pdf(path: &Path, bytes: &[u8]) -> Result<ParsedDocument, Ing
             reason: "the PDF has no pages".to_owned(),
         });
     }
-    let pages = catch_unwind(AssertUnwindSafe(|| extract_pages(&document)))
-        .map_err(|panic| corrupt(panic_message("pdf-extract", panic.as_ref())))?
+    let pages = run_guarded("pdf-extract", || extract_pages(&document))
+        .map_err(corrupt)?
         .map_err(|error| corrupt(error.to_string()))?;
     let text = pages.join("\n\n");
     require_text(
