@@ -112,6 +112,16 @@ fn bad_files_are_reported_per_file_without_stopping_the_batch() {
     assert_eq!(kind("binary.txt").as_deref(), Some("encoding"));
     assert_eq!(kind("image.png").as_deref(), Some("unsupported"));
     assert_eq!(kind("nope.txt").as_deref(), Some("io"));
+    // pdf-extract panics on this one; the panic is caught, reported as corrupt, and prints no backtrace
+    // (`run` asserts that stderr never says "panicked").
+    assert_eq!(kind("crashing.pdf").as_deref(), Some("corrupt"));
+    let crashed = file(&report, "crashing.pdf")["error"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        crashed.contains("pdf-extract crashed on this file"),
+        "{crashed}"
+    );
     // Good files in the same batch still go through.
     assert_eq!(kind("guide.txt"), None);
     assert_eq!(kind("latin1.txt"), None);

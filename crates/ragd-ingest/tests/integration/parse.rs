@@ -530,6 +530,19 @@ fn csv_with_only_a_header_is_no_text() {
 }
 
 #[test]
+fn a_pdf_that_crashes_pdf_extract_is_corrupt() {
+    let error = parse_err("bad/crashing.pdf");
+    assert!(matches!(error, IngestError::Corrupt { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("pdf-extract crashed on this file"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("crashing.pdf"), "{error}");
+}
+
+#[test]
 fn every_bad_fixture_is_covered() {
     let mut names: Vec<String> = std::fs::read_dir(fixture("bad"))
         .unwrap()
@@ -544,6 +557,7 @@ fn every_bad_fixture_is_covered() {
             "blank.md",
             "corrupt.docx",
             "corrupt.pdf",
+            "crashing.pdf",
             "empty.txt",
             "encrypted.docx",
             "encrypted.pdf",
