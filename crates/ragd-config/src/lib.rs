@@ -57,7 +57,9 @@ pub struct EmbedConfig {
     pub model: String,
     /// ONNX Runtime intra-op threads; 0 means one per available core.
     pub intra_threads: usize,
-    /// Texts per inference call when embedding documents.
+    /// Texts per inference call when embedding documents. Measured on 2 cores with ~55-token passages:
+    /// 274 texts/s at 8, 256 at 32, 240 at 64 (a batch is padded to its longest text, and a CPU gains
+    /// little from larger batches), hence 8.
     pub batch_size: usize,
     /// Longest input in tokens (special tokens included); longer inputs are truncated by the model.
     pub max_length: usize,
@@ -109,7 +111,7 @@ impl Default for EmbedConfig {
         EmbedConfig {
             model: "all-MiniLM-L6-v2-int8".into(),
             intra_threads: 0,
-            batch_size: 32,
+            batch_size: 8,
             max_length: 256,
         }
     }
