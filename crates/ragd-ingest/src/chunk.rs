@@ -1,8 +1,8 @@
 //! Chunking per Dify's process rules, with tokens counted by the embedding model's tokenizer.
 //!
 //! Everything works on byte spans of the cleaned text, so a chunk is always `text[span]` and can never cut
-//! a UTF-8 character (slicing a `str` off a character boundary is impossible to get past the compiler's
-//! checks at run time without a panic, and every cut here is taken from a segmentation iterator).
+//! a UTF-8 character: every cut comes from a separator match or a Unicode segmentation iterator, so it is
+//! a character boundary (and slicing a `str` anywhere else would panic, never produce broken text).
 //!
 //! Two strategies (see [`SplitStrategy`]):
 //! - **recursive merge** (`automatic`): the text is cut into atoms, coarse first (paragraphs, then lines,
