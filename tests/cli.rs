@@ -229,22 +229,24 @@ fn model_dir() -> PathBuf {
     Path::new(path).parent().unwrap().to_owned()
 }
 
+/// `ragd ingest --dry-run PATH` and `ragd models status` against the model cache `models`.
+fn run_with_models(models: &Path, ingest_path: &str) -> [(Output, String, String); 2] {
+    let with_models = |args: &[&str]| run(ragd().env("RAGD__MODELS__DIR", models).args(args));
+    [
+        with_models(&["ingest", "--dry-run", ingest_path]),
+        with_models(&["models", "status"]),
+    ]
+}
+
 #[test]
 fn a_missing_model_says_how_to_fetch_it() {
     let empty = tempfile::tempdir().unwrap();
-    let (output, stdout, stderr) = run(ragd().env("RAGD__MODELS__DIR", empty.path()).args([
-        "ingest",
-        "--dry-run",
-        "fixtures/docs",
-    ]));
-    assert!(!output.status.success());
+    let [(ingest, stdout, stderr), (status, status_out, _)] =
+        run_with_models(empty.path(), "fixtures/docs");
+    assert!(!ingest.status.success());
     assert!(stderr.contains("ragd models fetch"), "{stdout}{stderr}");
-
-    let (output, stdout, _) = run(ragd()
-        .env("RAGD__MODELS__DIR", empty.path())
-        .args(["models", "status"]));
-    assert!(!output.status.success());
-    assert_eq!(stdout.matches("missing").count(), 6, "{stdout}");
+    assert!(!status.status.success());
+    assert_eq!(status_out.matches("missing").count(), 6, "{status_out}");
 }
 
 #[test]
@@ -264,17 +266,10 @@ fn a_corrupt_onnx_runtime_library_is_an_error_not_a_crash() {
     )
     .unwrap();
 
-    let (output, _, stderr) = run(ragd().env("RAGD__MODELS__DIR", models.path()).args([
-        "ingest",
-        "--dry-run",
-        "fixtures/docs/guide.txt",
-    ]));
-    assert!(!output.status.success());
+    let [(ingest, _, stderr), (status, status_out, _)] =
+        run_with_models(models.path(), "fixtures/docs/guide.txt");
+    assert!(!ingest.status.success());
     assert!(stderr.contains("libonnxruntime.so.1.31.1"), "{stderr}");
-
-    let (output, stdout, _) = run(ragd()
-        .env("RAGD__MODELS__DIR", models.path())
-        .args(["models", "status"]));
-    assert!(!output.status.success());
-    assert!(stdout.contains("checksum mismatch"), "{stdout}");
+    assert!(!status.status.success());
+    assert!(status_out.contains("checksum mismatch"), "{status_out}");
 }

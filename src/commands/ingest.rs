@@ -168,18 +168,16 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 report.documents = documents.len();
                 for document in &documents {
                     report.chunks += document.chunks.len();
-                    let to_embed: Vec<&str> = document
-                        .chunks_to_embed()
-                        .map(|c| c.content.as_str())
-                        .collect();
-                    report.embedded_chunks += to_embed.len();
+                    let mut to_embed = Vec::new();
                     for chunk in document.chunks_to_embed() {
+                        to_embed.push(chunk.content.as_str());
                         report.tokens += chunk.token_count;
                         report.max_chunk_tokens = report.max_chunk_tokens.max(chunk.token_count);
                         if chunk.token_count + special > max_input {
                             report.chunks_over_input += 1;
                         }
                     }
+                    report.embedded_chunks += to_embed.len();
                     if let Some(embedder) = &embedder {
                         let t = Instant::now();
                         let vectors = embedder.embed_documents(&to_embed)?;

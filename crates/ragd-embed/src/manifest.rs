@@ -47,8 +47,6 @@ const ONNXRUNTIME: PinnedPackage = PinnedPackage {
     ],
 };
 
-/// Name of the default embedding model (its directory under the model cache).
-pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2-int8";
 /// Path of the ONNX Runtime library, relative to the model cache.
 pub const ONNXRUNTIME_LIBRARY: &str = "onnxruntime-1.31.1/libonnxruntime.so.1.31.1";
 

@@ -31,10 +31,6 @@ impl BlockingEmbedder {
         }
     }
 
-    pub fn embedder(&self) -> &Arc<dyn Embedder> {
-        &self.inner
-    }
-
     pub async fn embed_documents(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
         let _permit = self.acquire().await?;
         let inner = Arc::clone(&self.inner);

