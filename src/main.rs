@@ -2,6 +2,7 @@
 //! library crates. Each subcommand lives in its own module under `commands/`.
 
 mod commands;
+mod engine;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,14 @@ enum Command {
     Models(commands::models::ModelsCommand),
     /// Parse, clean, chunk and embed files, and report what indexing them would produce.
     Ingest(commands::ingest::IngestArgs),
+    /// Import files, folders and .jsonl corpora into a dataset of the local data dir.
+    Import(commands::import::ImportArgs),
+    /// Retrieve from datasets of the local data dir.
+    Retrieve(commands::retrieve::RetrieveArgs),
+    /// Measure retrieval quality (nDCG@10, Recall@10/100, MRR@10) on a BEIR-format set, per method.
+    Eval(commands::eval::EvalArgs),
+    /// Check that every completed document has all its parts in the store and both indexes.
+    Verify(commands::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,5 +64,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models(command) => commands::models::run(command, &config),
         Command::Ingest(args) => commands::ingest::run(args, &config),
+        Command::Import(args) => commands::import::run(args, &config),
+        Command::Retrieve(args) => commands::retrieve::run(args, &config),
+        Command::Eval(args) => commands::eval::run(args, &config),
+        Command::Verify(args) => commands::verify::run(args, &config),
     }
 }

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{Cell, CellAlignment, Table};
-use indicatif::{ProgressBar, ProgressStyle};
 use ragd_config::Config;
 use ragd_core::{ProcessRule, ResolvedProcessRule, TokenCounter};
 use ragd_embed::{Embedder, ModelTokenizer, OnnxEmbedder, OnnxEmbedderOptions};
@@ -17,6 +16,8 @@ use ragd_ingest::{
     DocumentFormat, IngestError, ParseOptions, PreparedDocument, parse_file, prepare_document,
 };
 use rayon::prelude::*;
+
+use super::ui::{collect_files, progress, right, spinner};
 use serde::Serialize;
 
 #[derive(Debug, Args)]
@@ -100,7 +101,7 @@ struct Report {
 
 pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let rule = resolve_rule(&args)?;
-    let (files, skipped) = collect_files(&args.paths);
+    let super::ui::FoundFiles { files, skipped } = collect_files(&args.paths, None, None);
     anyhow::ensure!(
         !files.is_empty() || !skipped.is_empty(),
         "no files found under {:?}",
@@ -255,37 +256,6 @@ fn prepare_file(
         .collect()
 }
 
-/// Expands folders; explicit files are kept whatever their type (so an unsupported one is reported).
-fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, BTreeMap<String, usize>) {
-    let mut files = Vec::new();
-    let mut skipped = BTreeMap::new();
-    for path in paths {
-        if !path.is_dir() {
-            files.push(path.clone());
-            continue;
-        }
-        let walker = walkdir::WalkDir::new(path)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-        for entry in walker.filter_map(Result::ok) {
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            if DocumentFormat::from_path(entry.path()).is_some() {
-                files.push(entry.into_path());
-            } else {
-                let extension = entry.path().extension().map_or_else(
-                    || "(none)".to_owned(),
-                    |e| format!(".{}", e.to_string_lossy()),
-                );
-                *skipped.entry(extension).or_insert(0) += 1;
-            }
-        }
-    }
-    (files, skipped)
-}
-
 fn print_report(report: &Report, embedder: Option<&dyn Embedder>) {
     let mut table = Table::new();
     table.set_header([
@@ -365,27 +335,4 @@ fn print_report(report: &Report, embedder: Option<&dyn Embedder>) {
             report.model_max_input_tokens - 2
         );
     }
-}
-
-fn right(n: usize) -> Cell {
-    Cell::new(n).set_alignment(CellAlignment::Right)
-}
-
-fn progress(len: u64, verb: &str, unit: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    let template =
-        format!("{verb:>10} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}})");
-    bar.set_style(
-        ProgressStyle::with_template(&template)
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar
-}
-
-fn spinner(message: &'static str) -> ProgressBar {
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_message(message);
-    spinner.enable_steady_tick(Duration::from_millis(100));
-    spinner
 }

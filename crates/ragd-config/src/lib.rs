@@ -37,6 +37,7 @@ pub struct Config {
     pub models: ModelsConfig,
     pub embed: EmbedConfig,
     pub ingest: IngestConfig,
+    pub indexing: IndexingConfig,
 }
 
 /// Where model files are cached and how they are fetched.
@@ -77,6 +78,29 @@ pub struct IngestConfig {
     pub json_title_field: String,
 }
 
+/// Indexing pipeline settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexingConfig {
+    /// Chunks handed to the embedding model per call (it batches by `embed.batch_size` inside).
+    pub embed_batch: usize,
+    /// Documents cleaned, chunked and written together.
+    pub group_documents: usize,
+    /// Longest time, in milliseconds, between durable checkpoints: documents become `completed` (and
+    /// searchable) at checkpoints, each of which commits the BM25 index and persists the vector index.
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Default for IndexingConfig {
+    fn default() -> Self {
+        IndexingConfig {
+            embed_batch: 64,
+            group_documents: 32,
+            checkpoint_interval_ms: 3_000,
+        }
+    }
+}
+
 fn home_cache() -> PathBuf {
     dirs::cache_dir()
         .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
@@ -93,6 +117,7 @@ impl Default for Config {
             models: ModelsConfig::default(),
             embed: EmbedConfig::default(),
             ingest: IngestConfig::default(),
+            indexing: IndexingConfig::default(),
         }
     }
 }
@@ -181,6 +206,9 @@ impl Config {
         }
         if self.ingest.json_text_field.is_empty() {
             return invalid("ingest.json_text_field must not be empty");
+        }
+        if self.indexing.embed_batch == 0 || self.indexing.group_documents == 0 {
+            return invalid("indexing.embed_batch and indexing.group_documents must be at least 1");
         }
         Ok(())
     }

@@ -4,8 +4,10 @@
 //! stores and indexes) depend on it rather than on each other.
 
 mod chunk;
+pub mod dataset;
 mod error;
 pub mod process_rule;
+pub mod retrieval;
 mod tokens;
 
 pub use chunk::Chunk;

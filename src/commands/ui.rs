@@ -1,0 +1,98 @@
+//! Terminal output shared by the commands: progress bars, spinners, table cells, file discovery.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use comfy_table::{Cell, CellAlignment};
+use globset::GlobSet;
+use indicatif::{ProgressBar, ProgressStyle};
+use ragd_ingest::DocumentFormat;
+
+/// Files found under the given paths, and what was skipped (by extension, or `(filtered)`).
+#[derive(Debug, Default)]
+pub struct FoundFiles {
+    pub files: Vec<PathBuf>,
+    pub skipped: BTreeMap<String, usize>,
+}
+
+/// Expands folders (recursively, sorted, hidden entries skipped, unsupported types counted as skipped);
+/// explicit files are kept whatever their type, so an unsupported one is reported as an error. In
+/// folders, `include` (when non-empty) and `exclude` glob sets filter paths relative to the folder.
+pub fn collect_files(
+    paths: &[PathBuf],
+    include: Option<&GlobSet>,
+    exclude: Option<&GlobSet>,
+) -> FoundFiles {
+    let mut found = FoundFiles::default();
+    for path in paths {
+        if !path.is_dir() {
+            found.files.push(path.clone());
+            continue;
+        }
+        let walker = walkdir::WalkDir::new(path)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walker.filter_map(Result::ok) {
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let relative = entry.path().strip_prefix(path).unwrap_or(entry.path());
+            let wanted = include.is_none_or(|g| g.is_match(relative))
+                && !exclude.is_some_and(|g| g.is_match(relative));
+            if !wanted {
+                *found.skipped.entry("(filtered)".to_owned()).or_insert(0) += 1;
+            } else if DocumentFormat::from_path(entry.path()).is_some() {
+                found.files.push(entry.into_path());
+            } else {
+                let extension = entry.path().extension().map_or_else(
+                    || "(none)".to_owned(),
+                    |e| format!(".{}", e.to_string_lossy()),
+                );
+                *found.skipped.entry(extension).or_insert(0) += 1;
+            }
+        }
+    }
+    found
+}
+
+/// Builds a glob set from patterns (`**/*.md`); `None` when there are none.
+pub fn glob_set(patterns: &[String]) -> anyhow::Result<Option<GlobSet>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = globset::GlobSetBuilder::new();
+    for p in patterns {
+        builder.add(
+            globset::GlobBuilder::new(p)
+                .literal_separator(false)
+                .build()
+                .map_err(|e| anyhow::anyhow!("invalid glob {p:?}: {e}"))?,
+        );
+    }
+    Ok(Some(builder.build()?))
+}
+
+pub fn right(n: usize) -> Cell {
+    Cell::new(n).set_alignment(CellAlignment::Right)
+}
+
+pub fn progress(len: u64, verb: &str, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let template =
+        format!("{verb:>10} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, ETA {{eta}})");
+    bar.set_style(
+        ProgressStyle::with_template(&template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+pub fn spinner(message: &'static str) -> ProgressBar {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(message);
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    spinner
+}
