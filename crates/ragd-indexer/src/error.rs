@@ -32,4 +32,8 @@ pub enum IndexError {
 
     #[error("dataset {0} not found")]
     DatasetNotFound(String),
+
+    /// A caller asked to index a document of another dataset; nothing was done.
+    #[error("document {document} does not belong to dataset {dataset}")]
+    WrongDataset { document: String, dataset: String },
 }

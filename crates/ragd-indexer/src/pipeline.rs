@@ -156,6 +156,12 @@ impl Indexer {
             .store
             .dataset(dataset_id)?
             .ok_or_else(|| IndexError::DatasetNotFound(dataset_id.to_owned()))?;
+        if let Some(stray) = documents.iter().find(|d| d.dataset_id != dataset.id) {
+            return Err(IndexError::WrongDataset {
+                document: stray.id.clone(),
+                dataset: dataset.id.clone(),
+            });
+        }
         let indexes = self.indexes.get(&dataset)?;
         let mut report = IndexReport::default();
         let mut pending: Vec<String> = Vec::new();

@@ -39,7 +39,7 @@ const ENGLISH_STOP_WORDS: [&str; 33] = [
 /// Tokens longer than this many bytes are not indexed.
 const MAX_TOKEN_BYTES: usize = 40;
 
-/// The jieba dictionary, loaded on first use by a CJK index (about 0.2 s and a few tens of MB).
+/// The jieba dictionary, loaded on first use by a CJK index (about 0.16 s and 33 MB, once per process).
 static JIEBA: LazyLock<jieba_rs::Jieba> = LazyLock::new(jieba_rs::Jieba::new);
 
 /// Text analysis of a dataset's lexical index, chosen per dataset at creation.

@@ -265,7 +265,15 @@ impl LexicalIndex {
             return Ok(scores);
         }
         let searcher = self.reader.searcher();
-        let weight = self.bm25_weight(&searcher, &terms)?;
+        // One weight per term rather than the OR of them: each term's postings then skip straight to the
+        // wanted docs, where a union scorer would score every doc in between.
+        let mut term_weights = Vec::with_capacity(terms.len());
+        for (term, count) in &terms {
+            let weight = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)
+                .weight(EnableScoring::enabled_from_searcher(&searcher))
+                .map_err(self.tantivy_error("preparing the query"))?;
+            term_weights.push((weight, *count as f32));
+        }
         for segment in searcher.segment_readers() {
             // (doc, index into `keys`) of the live entries of this segment with a wanted key, in doc order.
             let mut targets = Vec::new();
@@ -280,18 +288,20 @@ impl LexicalIndex {
                 continue;
             }
             targets.sort_unstable();
-            let mut scorer = weight
-                .scorer(segment, 1.0)
-                .map_err(self.tantivy_error("scoring keys"))?;
-            for (doc, position) in targets {
-                if scorer.doc() < doc {
-                    scorer.seek(doc);
-                }
-                if scorer.doc() == TERMINATED {
-                    break;
-                }
-                if scorer.doc() == doc {
-                    scores[position] = Some(scorer.score());
+            for (weight, boost) in &term_weights {
+                let mut scorer = weight
+                    .scorer(segment, *boost)
+                    .map_err(self.tantivy_error("scoring keys"))?;
+                for &(doc, position) in &targets {
+                    if scorer.doc() < doc {
+                        scorer.seek(doc);
+                    }
+                    if scorer.doc() == TERMINATED {
+                        break;
+                    }
+                    if scorer.doc() == doc {
+                        *scores[position].get_or_insert(0.0) += scorer.score();
+                    }
                 }
             }
         }

@@ -306,9 +306,19 @@ impl Retriever {
         if let Some(threshold) = settings.threshold {
             candidates.retain(|c| c.score >= threshold);
         }
+        // Equal final scores (e.g. cosines clamped to 0) keep the order of the searches themselves.
+        let best_rank = |c: &Candidate| {
+            let c = &c.components;
+            c.vector_rank
+                .into_iter()
+                .chain(c.keyword_rank)
+                .min()
+                .unwrap_or(usize::MAX)
+        };
         candidates.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
+                .then(best_rank(a).cmp(&best_rank(b)))
                 .then(a.target.cmp(&b.target))
                 .then(a.key.cmp(&b.key))
         });

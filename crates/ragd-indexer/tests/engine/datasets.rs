@@ -10,10 +10,13 @@ use crate::{CORPUS, Fixture, assert_well_formed, rrf, settings, weighted};
 
 #[test]
 fn several_datasets_rank_together_with_the_right_dataset_ids() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let (first, second) = CORPUS.split_at(7);
     let a = f.corpus_dataset("first", &first.iter().map(|(s, _)| *s).collect::<Vec<_>>());
-    let b = f.corpus_dataset("second", &second.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    let b = f.corpus_dataset(
+        "second",
+        &second.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+    );
     let dataset_of: HashMap<String, String> = a
         .documents
         .values()
@@ -25,7 +28,10 @@ fn several_datasets_rank_together_with_the_right_dataset_ids() {
     let reversed = [b.dataset.id.as_str(), a.dataset.id.as_str()];
 
     for (query, expected_dataset) in [
-        ("distributed version control with branches and merge conflicts", &b.dataset.id),
+        (
+            "distributed version control with branches and merge conflicts",
+            &b.dataset.id,
+        ),
         ("congestion window after packet loss", &a.dataset.id),
     ] {
         for s in [
@@ -38,13 +44,20 @@ fn several_datasets_rank_together_with_the_right_dataset_ids() {
             let retrieval = f.try_search(&ids, query, s.clone(), false).unwrap();
             assert_well_formed(&retrieval.records, n);
             let records = &retrieval.records;
-            assert_eq!(&records[0].dataset_id, expected_dataset, "{method}: {query}");
+            assert_eq!(
+                &records[0].dataset_id, expected_dataset,
+                "{method}: {query}"
+            );
             for r in records {
                 assert_eq!(dataset_of[&r.document.id], r.dataset_id);
             }
             let datasets: BTreeSet<&str> = records.iter().map(|r| r.dataset_id.as_str()).collect();
             if method != SearchMethod::FullTextSearch {
-                assert_eq!(records.len(), n, "{method}: every document of both datasets");
+                assert_eq!(
+                    records.len(),
+                    n,
+                    "{method}: every document of both datasets"
+                );
                 assert_eq!(datasets.len(), 2, "{method}: records from both datasets");
             }
             // One ranking: the order of the dataset ids does not matter.
@@ -58,7 +71,11 @@ fn several_datasets_rank_together_with_the_right_dataset_ids() {
                 v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
                 v
             };
-            assert_eq!(canonical(records), canonical(&other.records), "{method}: {query}");
+            assert_eq!(
+                canonical(records),
+                canonical(&other.records),
+                "{method}: {query}"
+            );
             assert_eq!(records[0].segment.id, other.records[0].segment.id);
             assert_eq!(retrieval.versions.len(), 2);
             // A dataset named twice is searched once.
@@ -71,24 +88,35 @@ fn several_datasets_rank_together_with_the_right_dataset_ids() {
     }
     // Top-k applies to the combined ranking.
     let retrieval = f
-        .try_search(&ids, "bees and honey", settings(SearchMethod::SemanticSearch, 3), false)
+        .try_search(
+            &ids,
+            "bees and honey",
+            settings(SearchMethod::SemanticSearch, 3),
+            false,
+        )
         .unwrap();
     assert_eq!(retrieval.records.len(), 3);
 }
 
 #[test]
 fn request_errors() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.corpus_dataset("small", &["tcp", "git"]);
     let s = settings(SearchMethod::SemanticSearch, 3);
     let err = f
         .try_search(&["no-such-dataset"], "tcp", s.clone(), false)
         .unwrap_err();
-    assert!(matches!(&err, RetrieveError::DatasetNotFound(id) if id == "no-such-dataset"), "{err}");
+    assert!(
+        matches!(&err, RetrieveError::DatasetNotFound(id) if id == "no-such-dataset"),
+        "{err}"
+    );
     let err = f
         .try_search(&[&corpus.dataset.id, "missing"], "tcp", s.clone(), false)
         .unwrap_err();
-    assert!(matches!(&err, RetrieveError::DatasetNotFound(id) if id == "missing"), "{err}");
+    assert!(
+        matches!(&err, RetrieveError::DatasetNotFound(id) if id == "missing"),
+        "{err}"
+    );
     for query in ["", "   ", "\n\t"] {
         let err = f
             .try_search(&[&corpus.dataset.id], query, s.clone(), false)
@@ -122,17 +150,32 @@ Dutch windmills also pumped water out of low-lying polders.";
 
 #[test]
 fn hierarchical_results_are_parent_segments_with_their_matching_children() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let dataset = f.dataset("parent-child", "english", DocForm::HierarchicalModel);
     let rule: serde_json::Value = serde_json::from_str(HIERARCHICAL_RULE).unwrap();
     let docs = vec![
-        f.add_document(&dataset, "nature.txt", NATURE, DocForm::HierarchicalModel, Some(rule.clone())),
-        f.add_document(&dataset, "machines.txt", MACHINES, DocForm::HierarchicalModel, Some(rule)),
+        f.add_document(
+            &dataset,
+            "nature.txt",
+            NATURE,
+            DocForm::HierarchicalModel,
+            Some(rule.clone()),
+        ),
+        f.add_document(
+            &dataset,
+            "machines.txt",
+            MACHINES,
+            DocForm::HierarchicalModel,
+            Some(rule),
+        ),
     ];
     let report = f.index(&dataset, &docs);
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.segments, 6, "one parent per paragraph");
-    assert_eq!(report.embedded_chunks, 15, "children are what gets embedded");
+    assert_eq!(
+        report.embedded_chunks, 15,
+        "children are what gets embedded"
+    );
     let dataset = f.reload(&dataset);
     let verify = f.indexer.verify(&dataset).unwrap();
     assert!(verify.problems.is_empty(), "{:?}", verify.problems);
@@ -151,14 +194,24 @@ fn hierarchical_results_are_parent_segments_with_their_matching_children() {
         );
         assert!(!records.is_empty(), "{method}");
         let top = &records[0];
-        assert!(top.segment.content.starts_with("Deserts receive"), "{method}: {}", top.segment.content);
         assert!(
-            top.child_chunks[0].chunk.content.starts_with("Camels survive"),
+            top.segment.content.starts_with("Deserts receive"),
+            "{method}: {}",
+            top.segment.content
+        );
+        assert!(
+            top.child_chunks[0]
+                .chunk
+                .content
+                .starts_with("Camels survive"),
             "{method}: best child {}",
             top.child_chunks[0].chunk.content
         );
         for r in &records {
-            assert!(!r.child_chunks.is_empty(), "{method}: a parent without children");
+            assert!(
+                !r.child_chunks.is_empty(),
+                "{method}: a parent without children"
+            );
             // The record's score is its best child's; children best first, each once.
             assert_eq!(r.child_chunks[0].score, r.score, "{method}");
             let mut seen = BTreeSet::new();
@@ -174,7 +227,11 @@ fn hierarchical_results_are_parent_segments_with_their_matching_children() {
                 }
             }
             let stored = f.store.child_chunks(&r.segment.id).unwrap();
-            assert!(r.child_chunks.iter().all(|c| stored.iter().any(|s| s.id == c.chunk.id)));
+            assert!(
+                r.child_chunks
+                    .iter()
+                    .all(|c| stored.iter().any(|s| s.id == c.chunk.id))
+            );
         }
     }
     // Hierarchical is parent-first: with a large top-k, each parent appears once.
@@ -188,13 +245,25 @@ fn hierarchical_results_are_parent_segments_with_their_matching_children() {
 
 #[test]
 fn a_cjk_dataset_finds_chinese_documents_by_full_text() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let dataset = f.dataset("中文", "cjk", DocForm::TextModel);
     let texts = [
-        ("changcheng.txt", "长城是中国古代修建的军事防御工程，东起山海关，西至嘉峪关，绵延数千公里。"),
-        ("panda.txt", "大熊猫生活在四川的山区竹林中，主要以竹子为食，是中国的国宝。"),
-        ("photosynthesis.txt", "光合作用是绿色植物利用阳光，把二氧化碳和水转化为葡萄糖并释放氧气的过程。"),
-        ("tea.txt", "绿茶在中国有悠久的历史，龙井茶产于杭州西湖，以色绿、香郁、味甘、形美著称。"),
+        (
+            "changcheng.txt",
+            "长城是中国古代修建的军事防御工程，东起山海关，西至嘉峪关，绵延数千公里。",
+        ),
+        (
+            "panda.txt",
+            "大熊猫生活在四川的山区竹林中，主要以竹子为食，是中国的国宝。",
+        ),
+        (
+            "photosynthesis.txt",
+            "光合作用是绿色植物利用阳光，把二氧化碳和水转化为葡萄糖并释放氧气的过程。",
+        ),
+        (
+            "tea.txt",
+            "绿茶在中国有悠久的历史，龙井茶产于杭州西湖，以色绿、香郁、味甘、形美著称。",
+        ),
         ("tcp.txt", crate::corpus_text("tcp")),
     ];
     let docs: Vec<_> = texts
@@ -223,5 +292,9 @@ fn a_cjk_dataset_finds_chinese_documents_by_full_text() {
     }
     // A word that is in no document finds nothing.
     let records = f.search(&dataset, "火山", settings(SearchMethod::FullTextSearch, 3));
-    assert!(records.is_empty(), "{:?}", records.iter().map(|r| &r.document.name).collect::<Vec<_>>());
+    assert!(
+        records.is_empty(),
+        "{:?}",
+        records.iter().map(|r| &r.document.name).collect::<Vec<_>>()
+    );
 }

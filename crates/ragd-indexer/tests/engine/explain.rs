@@ -18,7 +18,9 @@ fn assert_components(e: &Explain) {
     let k = e.keyword_score.expect("explain gives the keyword score");
     assert!((0.0..=1.0).contains(&v) && (0.0..=1.0).contains(&k));
     let bm25 = e.bm25.expect("explain gives the raw BM25 score");
-    let bound = e.bm25_upper_bound.expect("explain gives the BM25 upper bound");
+    let bound = e
+        .bm25_upper_bound
+        .expect("explain gives the BM25 upper bound");
     assert!(bm25 >= 0.0 && bound > 0.0, "bm25 {bm25}, bound {bound}");
     assert!(
         (k - (bm25 / bound).clamp(0.0, 1.0)).abs() < 1e-6,
@@ -28,11 +30,15 @@ fn assert_components(e: &Explain) {
 
 #[test]
 fn rrf_explain_gives_components_ranks_and_the_fused_score() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     let n = corpus.documents.len() as i64;
     for k in [None, Some(10u32), Some(1)] {
-        let records = f.explain(&corpus.dataset, "congestion window after packet loss", rrf(k, n));
+        let records = f.explain(
+            &corpus.dataset,
+            "congestion window after packet loss",
+            rrf(k, n),
+        );
         assert_eq!(records.len(), n as usize);
         let k = k.unwrap_or(60);
         let mut vector_ranks = Vec::new();
@@ -79,7 +85,7 @@ fn rrf_explain_gives_components_ranks_and_the_fused_score() {
 
 #[test]
 fn weighted_explain_score_is_the_weighted_sum_of_the_components() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     let n = corpus.documents.len() as i64;
     for (wv, wk) in [(0.7, 0.3), (0.2, 0.8), (1.0, 0.0), (0.0, 1.0)] {
@@ -109,18 +115,26 @@ fn weighted_explain_score_is_the_weighted_sum_of_the_components() {
                 e.keyword_score
             );
         }
-        assert_eq!(corpus.short_of(&records[0]), "sourdough", "weights {wv}/{wk}");
+        assert_eq!(
+            corpus.short_of(&records[0]),
+            "sourdough",
+            "weights {wv}/{wk}"
+        );
     }
 }
 
 #[test]
 fn single_method_explain_ranks_follow_the_result_order() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     let query = "storming of the Bastille in 1789";
     let n = corpus.documents.len() as i64;
 
-    let semantic = f.explain(&corpus.dataset, query, settings(SearchMethod::SemanticSearch, n));
+    let semantic = f.explain(
+        &corpus.dataset,
+        query,
+        settings(SearchMethod::SemanticSearch, n),
+    );
     assert_eq!(semantic.len(), n as usize);
     for (i, r) in semantic.iter().enumerate() {
         let e = r.explain.as_ref().unwrap();
@@ -151,9 +165,19 @@ fn single_method_explain_ranks_follow_the_result_order() {
     }
 
     // The same search without explain gives the same records and scores.
-    let plain = f.search(&corpus.dataset, query, settings(SearchMethod::SemanticSearch, n));
-    let a: Vec<(&str, f32)> = plain.iter().map(|r| (r.segment.id.as_str(), r.score)).collect();
-    let b: Vec<(&str, f32)> = semantic.iter().map(|r| (r.segment.id.as_str(), r.score)).collect();
+    let plain = f.search(
+        &corpus.dataset,
+        query,
+        settings(SearchMethod::SemanticSearch, n),
+    );
+    let a: Vec<(&str, f32)> = plain
+        .iter()
+        .map(|r| (r.segment.id.as_str(), r.score))
+        .collect();
+    let b: Vec<(&str, f32)> = semantic
+        .iter()
+        .map(|r| (r.segment.id.as_str(), r.score))
+        .collect();
     assert_eq!(a, b);
 }
 
@@ -162,25 +186,39 @@ fn single_method_explain_ranks_follow_the_result_order() {
 /// of the vector search itself, which `explain` reports as `vector_rank`), not the chunk key.
 #[test]
 fn zero_score_ties_keep_the_similarity_order() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     let query = "distributed version control with branches and merge conflicts";
     let n = corpus.documents.len();
-    let all = f.explain(&corpus.dataset, query, settings(SearchMethod::SemanticSearch, n as i64));
+    let all = f.explain(
+        &corpus.dataset,
+        query,
+        settings(SearchMethod::SemanticSearch, n as i64),
+    );
     assert_eq!(all.len(), n);
     let positive = all.iter().filter(|r| r.score > 0.0).count();
-    assert!(positive + 2 < n, "the query has several documents of negative cosine");
+    assert!(
+        positive + 2 < n,
+        "the query has several documents of negative cosine"
+    );
 
     // The top-k among the tied records are the most similar ones.
     let k = positive + 2;
-    let top = f.search(&corpus.dataset, query, settings(SearchMethod::SemanticSearch, k as i64));
+    let top = f.search(
+        &corpus.dataset,
+        query,
+        settings(SearchMethod::SemanticSearch, k as i64),
+    );
     let got: BTreeSet<String> = corpus.shorts(&top).into_iter().collect();
     let expected: BTreeSet<String> = all
         .iter()
         .filter(|r| r.explain.as_ref().unwrap().vector_rank.unwrap() <= k)
         .map(|r| corpus.short_of(r))
         .collect();
-    assert_eq!(got, expected, "top-{k} is not the {k} most similar documents");
+    assert_eq!(
+        got, expected,
+        "top-{k} is not the {k} most similar documents"
+    );
 
     let ranks: Vec<usize> = all
         .iter()

@@ -12,7 +12,8 @@ use crate::{Corpus, Fixture, rrf, settings, weighted, with_filter};
 /// five documents; checks that each write moves the dataset version.
 fn with_metadata(f: &Fixture, corpus: &mut Corpus) {
     let ds = corpus.dataset.id.clone();
-    let field = |name: &str, t: MetadataType| f.store.create_metadata_field(&ds, name, t).unwrap().id;
+    let field =
+        |name: &str, t: MetadataType| f.store.create_metadata_field(&ds, name, t).unwrap().id;
     let author = field("author", MetadataType::String);
     let year = field("year", MetadataType::Number);
     let published = field("published", MetadataType::Time);
@@ -77,7 +78,7 @@ fn cond(name: &str, op: &str, value: Value) -> Value {
 
 #[test]
 fn every_operator_type_filters_before_top_k() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let mut corpus = f.full_corpus();
     with_metadata(&f, &mut corpus);
     let everyone: BTreeSet<String> = corpus.documents.keys().cloned().collect();
@@ -87,51 +88,150 @@ fn every_operator_type_filters_before_top_k() {
 
     let cases: Vec<(Value, BTreeSet<String>)> = vec![
         // string
-        (json!({"conditions": [cond("author", "contains", json!("Smith"))]}), set(&["photosynthesis", "sourdough"])),
-        (json!({"conditions": [cond("author", "is", json!("Bob Jones"))]}), set(&["tcp"])),
-        (json!({"conditions": [cond("author", "is not", json!("Bob Jones"))]}), set(&["photosynthesis", "sourdough", "revolution"])),
-        (json!({"conditions": [cond("author", "in", json!(["Dan Brown", "Bob Jones"]))]}), set(&["tcp", "revolution"])),
-        (json!({"conditions": [cond("author", "in", json!("Dan Brown, Carol Smith"))]}), set(&["sourdough", "revolution"])),
-        (json!({"conditions": [cond("author", "not in", json!(["Dan Brown"]))]}), set(&["photosynthesis", "tcp", "sourdough"])),
-        (json!({"conditions": [cond("author", "start with", json!("Carol"))]}), set(&["sourdough"])),
-        (json!({"conditions": [cond("author", "end with", json!("Jones"))]}), set(&["tcp"])),
-        (json!({"conditions": [cond("author", "not contains", json!("Smith"))]}), set(&["tcp", "revolution"])),
+        (
+            json!({"conditions": [cond("author", "contains", json!("Smith"))]}),
+            set(&["photosynthesis", "sourdough"]),
+        ),
+        (
+            json!({"conditions": [cond("author", "is", json!("Bob Jones"))]}),
+            set(&["tcp"]),
+        ),
+        (
+            json!({"conditions": [cond("author", "is not", json!("Bob Jones"))]}),
+            set(&["photosynthesis", "sourdough", "revolution"]),
+        ),
+        (
+            json!({"conditions": [cond("author", "in", json!(["Dan Brown", "Bob Jones"]))]}),
+            set(&["tcp", "revolution"]),
+        ),
+        (
+            json!({"conditions": [cond("author", "in", json!("Dan Brown, Carol Smith"))]}),
+            set(&["sourdough", "revolution"]),
+        ),
+        (
+            json!({"conditions": [cond("author", "not in", json!(["Dan Brown"]))]}),
+            set(&["photosynthesis", "tcp", "sourdough"]),
+        ),
+        (
+            json!({"conditions": [cond("author", "start with", json!("Carol"))]}),
+            set(&["sourdough"]),
+        ),
+        (
+            json!({"conditions": [cond("author", "end with", json!("Jones"))]}),
+            set(&["tcp"]),
+        ),
+        (
+            json!({"conditions": [cond("author", "not contains", json!("Smith"))]}),
+            set(&["tcp", "revolution"]),
+        ),
         // number (Unicode and ASCII spellings)
-        (json!({"conditions": [cond("year", "≥", json!(2021))]}), set(&["tcp", "sourdough", "chess"])),
-        (json!({"conditions": [cond("year", ">=", json!(2021))]}), set(&["tcp", "sourdough", "chess"])),
-        (json!({"conditions": [cond("year", "<", json!(2019))]}), set(&["revolution"])),
-        (json!({"conditions": [cond("year", "=", json!(2023))]}), set(&["sourdough"])),
-        (json!({"conditions": [cond("year", "≠", json!(2023))]}), set(&["photosynthesis", "tcp", "revolution", "chess"])),
-        (json!({"conditions": [cond("year", "≤", json!("2019"))]}), set(&["photosynthesis", "revolution"])),
-        (json!({"conditions": [cond("year", ">", json!(2023.5))]}), set(&["chess"])),
+        (
+            json!({"conditions": [cond("year", "≥", json!(2021))]}),
+            set(&["tcp", "sourdough", "chess"]),
+        ),
+        (
+            json!({"conditions": [cond("year", ">=", json!(2021))]}),
+            set(&["tcp", "sourdough", "chess"]),
+        ),
+        (
+            json!({"conditions": [cond("year", "<", json!(2019))]}),
+            set(&["revolution"]),
+        ),
+        (
+            json!({"conditions": [cond("year", "=", json!(2023))]}),
+            set(&["sourdough"]),
+        ),
+        (
+            json!({"conditions": [cond("year", "≠", json!(2023))]}),
+            set(&["photosynthesis", "tcp", "revolution", "chess"]),
+        ),
+        (
+            json!({"conditions": [cond("year", "≤", json!("2019"))]}),
+            set(&["photosynthesis", "revolution"]),
+        ),
+        (
+            json!({"conditions": [cond("year", ">", json!(2023.5))]}),
+            set(&["chess"]),
+        ),
         // time
-        (json!({"conditions": [cond("published", "before", json!(1_600_000_000))]}), set(&["revolution"])),
-        (json!({"conditions": [cond("published", "after", json!(1_650_000_000))]}), set(&["sourdough"])),
-        (json!({"conditions": [cond("published", "after", json!(1_000_000_000))]}), set(&["photosynthesis", "tcp", "sourdough", "revolution"])),
+        (
+            json!({"conditions": [cond("published", "before", json!(1_600_000_000))]}),
+            set(&["revolution"]),
+        ),
+        (
+            json!({"conditions": [cond("published", "after", json!(1_650_000_000))]}),
+            set(&["sourdough"]),
+        ),
+        (
+            json!({"conditions": [cond("published", "after", json!(1_000_000_000))]}),
+            set(&["photosynthesis", "tcp", "sourdough", "revolution"]),
+        ),
         // empty / not empty (a document without a value is empty)
-        (json!({"conditions": [cond("tag", "not empty", Value::Null)]}), set(&["photosynthesis", "tcp", "chess"])),
-        (json!({"conditions": [cond("tag", "empty", Value::Null)]}), without(&["photosynthesis", "tcp", "chess"])),
-        (json!({"conditions": [{"name": "author", "comparison_operator": "empty"}]}), without(&["photosynthesis", "tcp", "sourdough", "revolution"])),
+        (
+            json!({"conditions": [cond("tag", "not empty", Value::Null)]}),
+            set(&["photosynthesis", "tcp", "chess"]),
+        ),
+        (
+            json!({"conditions": [cond("tag", "empty", Value::Null)]}),
+            without(&["photosynthesis", "tcp", "chess"]),
+        ),
+        (
+            json!({"conditions": [{"name": "author", "comparison_operator": "empty"}]}),
+            without(&["photosynthesis", "tcp", "sourdough", "revolution"]),
+        ),
         // logical operators
-        (json!({"logical_operator": "or", "conditions": [
-            cond("author", "is", json!("Bob Jones")), cond("year", "=", json!(2024))]}), set(&["tcp", "chess"])),
-        (json!({"logical_operator": "and", "conditions": [
-            cond("author", "contains", json!("Smith")), cond("year", "≥", json!(2020))]}), set(&["sourdough"])),
-        (json!({"conditions": [
-            cond("author", "contains", json!("Smith")), cond("tag", "is", json!("biology"))]}), set(&["photosynthesis"])),
-        (json!({"logical_operator": "or", "conditions": [
-            cond("tag", "is", json!("games")), cond("published", "before", json!(1_550_000_000))]}), set(&["chess", "revolution"])),
+        (
+            json!({"logical_operator": "or", "conditions": [
+            cond("author", "is", json!("Bob Jones")), cond("year", "=", json!(2024))]}),
+            set(&["tcp", "chess"]),
+        ),
+        (
+            json!({"logical_operator": "and", "conditions": [
+            cond("author", "contains", json!("Smith")), cond("year", "≥", json!(2020))]}),
+            set(&["sourdough"]),
+        ),
+        (
+            json!({"conditions": [
+            cond("author", "contains", json!("Smith")), cond("tag", "is", json!("biology"))]}),
+            set(&["photosynthesis"]),
+        ),
+        (
+            json!({"logical_operator": "or", "conditions": [
+            cond("tag", "is", json!("games")), cond("published", "before", json!(1_550_000_000))]}),
+            set(&["chess", "revolution"]),
+        ),
         // built-in fields
-        (json!({"conditions": [cond("document_name", "is", json!("chess.txt"))]}), set(&["chess"])),
-        (json!({"conditions": [cond("document_name", "start with", json!("b"))]}), set(&["bees", "black_hole"])),
-        (json!({"logical_operator": "or", "conditions": [
-            cond("document_name", "end with", json!("hole.txt")), cond("author", "is", json!("Dan Brown"))]}), set(&["black_hole", "revolution"])),
-        (json!({"conditions": [cond("source", "contains", json!("/corpus/git"))]}), set(&["git"])),
+        (
+            json!({"conditions": [cond("document_name", "is", json!("chess.txt"))]}),
+            set(&["chess"]),
+        ),
+        (
+            json!({"conditions": [cond("document_name", "start with", json!("b"))]}),
+            set(&["bees", "black_hole"]),
+        ),
+        (
+            json!({"logical_operator": "or", "conditions": [
+            cond("document_name", "end with", json!("hole.txt")), cond("author", "is", json!("Dan Brown"))]}),
+            set(&["black_hole", "revolution"]),
+        ),
+        (
+            json!({"conditions": [cond("source", "contains", json!("/corpus/git"))]}),
+            set(&["git"]),
+        ),
         // matches nothing
-        (json!({"conditions": [cond("author", "is", json!("Nobody"))]}), set(&[])),
-        (json!({"conditions": [cond("no_such_field", "is", json!("x"))]}), set(&[])),
+        (
+            json!({"conditions": [cond("author", "is", json!("Nobody"))]}),
+            set(&[]),
+        ),
+        (
+            json!({"conditions": [cond("no_such_field", "is", json!("x"))]}),
+            set(&[]),
+        ),
         // no conditions: no filter
-        (json!({"logical_operator": "or", "conditions": []}), everyone.clone()),
+        (
+            json!({"logical_operator": "or", "conditions": []}),
+            everyone.clone(),
+        ),
     ];
     let n = corpus.documents.len() as i64;
     for (filter, expected) in cases {
@@ -155,7 +255,7 @@ fn every_operator_type_filters_before_top_k() {
 
 #[test]
 fn a_low_ranking_document_that_alone_passes_the_filter_is_returned_at_top_k_1() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let mut corpus = f.full_corpus();
     with_metadata(&f, &mut corpus);
     let query = "how do green plants turn sunlight into glucose";
@@ -164,7 +264,11 @@ fn a_low_ranking_document_that_alone_passes_the_filter_is_returned_at_top_k_1() 
         query,
         settings(SearchMethod::SemanticSearch, corpus.documents.len() as i64),
     );
-    let rank_of_chess = corpus.shorts(&unfiltered).iter().position(|s| s == "chess").unwrap();
+    let rank_of_chess = corpus
+        .shorts(&unfiltered)
+        .iter()
+        .position(|s| s == "chess")
+        .unwrap();
     assert!(rank_of_chess > 2, "chess is not relevant to photosynthesis");
 
     let only_chess = json!({"conditions": [cond("year", "=", json!(2024))]});
@@ -181,7 +285,10 @@ fn a_low_ranking_document_that_alone_passes_the_filter_is_returned_at_top_k_1() 
     let records = f.search(
         &corpus.dataset,
         query,
-        with_filter(settings(SearchMethod::FullTextSearch, 1), only_chess.clone()),
+        with_filter(
+            settings(SearchMethod::FullTextSearch, 1),
+            only_chess.clone(),
+        ),
     );
     assert!(records.is_empty());
     // A lexical query that chess does match, behind many better-matching documents.
@@ -230,12 +337,15 @@ fn a_low_ranking_document_that_alone_passes_the_filter_is_returned_at_top_k_1() 
             false,
         )
         .unwrap();
-    assert_eq!(retrieval.versions, vec![(corpus.dataset.id.clone(), version)]);
+    assert_eq!(
+        retrieval.versions,
+        vec![(corpus.dataset.id.clone(), version)]
+    );
 }
 
 #[test]
 fn disabled_documents_disappear_and_come_back_when_enabled() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     let n = corpus.documents.len() as i64;
     let query = "congestion window after packet loss";
@@ -267,7 +377,11 @@ fn disabled_documents_disappear_and_come_back_when_enabled() {
             "{method}: {shorts:?}"
         );
         if method != SearchMethod::FullTextSearch {
-            assert_eq!(records.len(), n as usize - 2, "{method}: the others fill top-k");
+            assert_eq!(
+                records.len(),
+                n as usize - 2,
+                "{method}: the others fill top-k"
+            );
         }
     }
     // At top-k 1 the best remaining document fills the slot.
@@ -277,7 +391,10 @@ fn disabled_documents_disappear_and_come_back_when_enabled() {
         let method = s.method;
         let records = f.search(&corpus.dataset, query, s);
         if method == SearchMethod::FullTextSearch {
-            assert!(records.is_empty(), "no other document has the query's terms");
+            assert!(
+                records.is_empty(),
+                "no other document has the query's terms"
+            );
             continue;
         }
         assert_eq!(records.len(), 1, "{method}");
@@ -304,23 +421,34 @@ fn disabled_documents_disappear_and_come_back_when_enabled() {
         let records = f.search(&corpus.dataset, query, s);
         let shorts = corpus.shorts(&records);
         assert_eq!(shorts[0], "tcp", "{method}: re-enabled document is back");
-        assert!(!shorts.contains(&"git".to_owned()), "{method}: git is still disabled");
+        assert!(
+            !shorts.contains(&"git".to_owned()),
+            "{method}: git is still disabled"
+        );
     }
     // Archived documents are not searchable either.
     f.store
         .set_documents_archived(&corpus.dataset.id, &disabled[..1], true)
         .unwrap();
-    let records = f.search(&corpus.dataset, query, settings(SearchMethod::SemanticSearch, n));
+    let records = f.search(
+        &corpus.dataset,
+        query,
+        settings(SearchMethod::SemanticSearch, n),
+    );
     assert!(!corpus.shorts(&records).contains(&"tcp".to_owned()));
 }
 
 #[test]
 fn deleted_documents_are_never_returned_even_with_their_parts_still_indexed() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     let query = "congestion window after packet loss";
     let before = f.reload(&corpus.dataset).version;
-    assert!(f.store.delete_document(&corpus.dataset.id, &corpus.doc("tcp").id).unwrap());
+    assert!(
+        f.store
+            .delete_document(&corpus.dataset.id, &corpus.doc("tcp").id)
+            .unwrap()
+    );
     let dataset = f.reload(&corpus.dataset);
     assert!(dataset.version > before);
     // The indexes still hold the document's chunk: retrieval drops it at hydration and fills top-k.
@@ -335,7 +463,9 @@ fn deleted_documents_are_never_returned_even_with_their_parts_still_indexed() {
         let method = s.method;
         let records = f.search(&dataset, query, s);
         assert!(
-            records.iter().all(|r| r.document.id != corpus.doc("tcp").id),
+            records
+                .iter()
+                .all(|r| r.document.id != corpus.doc("tcp").id),
             "{method}"
         );
         if method != SearchMethod::FullTextSearch {

@@ -17,12 +17,12 @@ use ragd_core::dataset::{
     Dataset, DocForm, Document, IndexingStatus, IndexingTechnique, NewDataset, NewDocument,
 };
 use ragd_core::retrieval::{
-    FusionMethod, KeywordSetting, MetadataFilter, RetrievalModel, RetrievalSettings,
-    SearchMethod, VectorSetting, Weights,
+    FusionMethod, KeywordSetting, MetadataFilter, RetrievalModel, RetrievalSettings, SearchMethod,
+    VectorSetting, Weights,
 };
 use ragd_embed::{Embedder, ModelTokenizer, OnnxEmbedder, OnnxEmbedderOptions};
 use ragd_indexer::{IndexReport, Indexer, IndexerOptions, Progress};
-use ragd_retrieve::{IndexRegistry, Record, RetrieveError, RetrieveRequest, Retrieval, Retriever};
+use ragd_retrieve::{IndexRegistry, Record, Retrieval, RetrieveError, RetrieveRequest, Retriever};
 use ragd_store::{MetadataStore, SqliteStore};
 use ragd_vector::HnswOptions;
 use serde_json::Value;
@@ -152,11 +152,17 @@ pub fn corpus_text(short: &str) -> &'static str {
 
 /// Topical queries and the corpus document each must rank first, whatever the search method.
 pub const TOPICAL: &[(&str, &str)] = &[
-    ("how do green plants turn sunlight into glucose", "photosynthesis"),
+    (
+        "how do green plants turn sunlight into glucose",
+        "photosynthesis",
+    ),
     ("congestion window after packet loss", "tcp"),
     ("wild yeast starter for sourdough bread", "sourdough"),
     ("storming of the Bastille in 1789", "revolution"),
-    ("gravity so strong that light cannot escape the event horizon", "black_hole"),
+    (
+        "gravity so strong that light cannot escape the event horizon",
+        "black_hole",
+    ),
 ];
 
 /// Lowercase hex SHA-256.
@@ -179,7 +185,7 @@ pub struct Fixture {
 
 impl Fixture {
     /// A fresh data dir with the default indexer options.
-    pub fn new() -> Self {
+    pub fn temporary() -> Self {
         let dir = tempfile::tempdir().expect("temporary dir");
         let mut fixture = Self::open(dir.path(), IndexerOptions::default());
         fixture._dir = Some(dir);
@@ -221,7 +227,9 @@ impl Fixture {
         new.lexical_analyzer = analyzer.to_owned();
         new.doc_form = doc_form;
         new.created_by = "tester".to_owned();
-        self.store.create_dataset(&new).expect("the dataset is created")
+        self.store
+            .create_dataset(&new)
+            .expect("the dataset is created")
     }
 
     /// The dataset as stored now (fresh version).
@@ -329,7 +337,12 @@ impl Fixture {
     }
 
     /// Runs a retrieval over one dataset, checking the invariants every retrieval keeps.
-    pub fn search(&self, dataset: &Dataset, query: &str, settings: RetrievalSettings) -> Vec<Record> {
+    pub fn search(
+        &self,
+        dataset: &Dataset,
+        query: &str,
+        settings: RetrievalSettings,
+    ) -> Vec<Record> {
         let top_k = settings.top_k;
         let retrieval = self
             .try_search(&[&dataset.id], query, settings, false)
@@ -339,7 +352,12 @@ impl Fixture {
     }
 
     /// Like [`Fixture::search`], with explanations.
-    pub fn explain(&self, dataset: &Dataset, query: &str, settings: RetrievalSettings) -> Vec<Record> {
+    pub fn explain(
+        &self,
+        dataset: &Dataset,
+        query: &str,
+        settings: RetrievalSettings,
+    ) -> Vec<Record> {
         let top_k = settings.top_k;
         let retrieval = self
             .try_search(&[&dataset.id], query, settings, true)
@@ -452,11 +470,19 @@ pub fn assert_well_formed(records: &[Record], top_k: usize) {
                 r.score
             );
         }
-        assert!(segments.insert(r.segment.id.clone()), "segment {} twice", r.segment.id);
+        assert!(
+            segments.insert(r.segment.id.clone()),
+            "segment {} twice",
+            r.segment.id
+        );
         assert_eq!(r.dataset_id, r.document.dataset_id);
         assert_eq!(r.dataset_id, r.segment.dataset_id);
         assert_eq!(r.segment.document_id, r.document.id);
-        assert!(r.document.enabled, "disabled document {} returned", r.document.name);
+        assert!(
+            r.document.enabled,
+            "disabled document {} returned",
+            r.document.name
+        );
         assert_eq!(r.document.indexing_status, IndexingStatus::Completed);
         for c in &r.child_chunks {
             assert_eq!(c.chunk.segment_id, r.segment.id);
@@ -465,7 +491,10 @@ pub fn assert_well_formed(records: &[Record], top_k: usize) {
         }
         if let Some(e) = &r.explain {
             for s in [e.vector_score, e.keyword_score].into_iter().flatten() {
-                assert!((0.0..=1.0).contains(&s), "component score {s} out of [0, 1]");
+                assert!(
+                    (0.0..=1.0).contains(&s),
+                    "component score {s} out of [0, 1]"
+                );
             }
         }
     }

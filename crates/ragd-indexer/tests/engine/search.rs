@@ -11,14 +11,17 @@ fn every_method(top_k: i64) -> Vec<(&'static str, ragd_core::retrieval::Retrieva
         ("full_text", settings(SearchMethod::FullTextSearch, top_k)),
         ("keyword", settings(SearchMethod::KeywordSearch, top_k)),
         ("hybrid weighted", weighted(0.6, 0.4, top_k)),
-        ("hybrid default weights", settings(SearchMethod::HybridSearch, top_k)),
+        (
+            "hybrid default weights",
+            settings(SearchMethod::HybridSearch, top_k),
+        ),
         ("hybrid rrf", rrf(None, top_k)),
     ]
 }
 
 #[test]
 fn every_method_ranks_the_relevant_document_first() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     for (query, expected) in TOPICAL {
         for (name, s) in every_method(3) {
@@ -42,7 +45,7 @@ fn every_method_ranks_the_relevant_document_first() {
 
 #[test]
 fn top_k_bounds_the_count_and_never_truncates_below_it() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     let n = corpus.documents.len();
     for top_k in [1usize, 2, 5, n, 100] {
@@ -60,15 +63,23 @@ fn top_k_bounds_the_count_and_never_truncates_below_it() {
 
 #[test]
 fn lexical_methods_return_only_matching_documents() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     for method in [SearchMethod::FullTextSearch, SearchMethod::KeywordSearch] {
-        let records = f.search(&corpus.dataset, "Robespierre monarchy", settings(method, 10));
+        let records = f.search(
+            &corpus.dataset,
+            "Robespierre monarchy",
+            settings(method, 10),
+        );
         assert_eq!(corpus.shorts(&records), vec!["revolution"], "{method}");
         assert!(records[0].score > 0.0);
         // Nothing matches: no records, not an error.
         let records = f.search(&corpus.dataset, "zyzzyva quux", settings(method, 10));
-        assert!(records.is_empty(), "{method}: {:?}", corpus.shorts(&records));
+        assert!(
+            records.is_empty(),
+            "{method}: {:?}",
+            corpus.shorts(&records)
+        );
         // Only stop words: no terms, no records.
         let records = f.search(&corpus.dataset, "the of and", settings(method, 10));
         assert!(records.is_empty(), "{method}");
@@ -77,7 +88,7 @@ fn lexical_methods_return_only_matching_documents() {
 
 #[test]
 fn score_threshold_applies_to_the_final_fused_score() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     let query = "how do green plants turn sunlight into glucose";
     let n = corpus.documents.len() as i64;
@@ -119,7 +130,10 @@ fn score_threshold_applies_to_the_final_fused_score() {
     let got: Vec<&str> = kept.iter().map(|r| r.segment.id.as_str()).collect();
     assert_eq!(got, expected, "threshold {threshold}");
     assert!(!got.is_empty(), "the best record is above the threshold");
-    assert!(!got.contains(&victim.as_str()), "dropped by its fused score");
+    assert!(
+        !got.contains(&victim.as_str()),
+        "dropped by its fused score"
+    );
     assert!(kept.iter().all(|r| r.score >= threshold));
     assert_eq!(corpus.short_of(&kept[0]), "photosynthesis");
 
@@ -137,11 +151,17 @@ fn score_threshold_applies_to_the_final_fused_score() {
     );
     assert!(semantic[0].score > semantic[1].score);
     let between = f64::from((semantic[0].score + semantic[1].score) / 2.0);
-    let s = with_threshold(RetrievalModel::for_method(SearchMethod::SemanticSearch), between);
+    let s = with_threshold(
+        RetrievalModel::for_method(SearchMethod::SemanticSearch),
+        between,
+    );
     let kept = f.search(&corpus.dataset, query, s);
     assert_eq!(corpus.shorts(&kept), vec!["photosynthesis"]);
     let above = f64::from(semantic[0].score) + 0.01;
-    let s = with_threshold(RetrievalModel::for_method(SearchMethod::SemanticSearch), above);
+    let s = with_threshold(
+        RetrievalModel::for_method(SearchMethod::SemanticSearch),
+        above,
+    );
     assert!(f.search(&corpus.dataset, query, s).is_empty());
 
     // RRF: scores are rank-based; a threshold of exactly the best score keeps it.
@@ -158,7 +178,7 @@ fn score_threshold_applies_to_the_final_fused_score() {
 
 #[test]
 fn a_rare_keyword_only_matches_lexically_and_hybrid_scores_it_with_both_components() {
-    let f = Fixture::new();
+    let f = Fixture::temporary();
     let corpus = f.full_corpus();
     let query = "XR-7734";
     for method in [SearchMethod::FullTextSearch, SearchMethod::KeywordSearch] {
@@ -177,7 +197,12 @@ fn a_rare_keyword_only_matches_lexically_and_hybrid_scores_it_with_both_componen
         let warranty = records
             .iter()
             .find(|r| corpus.short_of(r) == "warranty")
-            .unwrap_or_else(|| panic!("hybrid lost the keyword match: {:?}", corpus.shorts(&records)));
+            .unwrap_or_else(|| {
+                panic!(
+                    "hybrid lost the keyword match: {:?}",
+                    corpus.shorts(&records)
+                )
+            });
         assert_eq!(
             corpus.short_of(&records[0]),
             "warranty",
@@ -186,7 +211,9 @@ fn a_rare_keyword_only_matches_lexically_and_hybrid_scores_it_with_both_componen
         );
         if explain {
             let e = warranty.explain.as_ref().unwrap();
-            let v = e.vector_score.expect("a real vector score for a BM25-only hit");
+            let v = e
+                .vector_score
+                .expect("a real vector score for a BM25-only hit");
             let k = e.keyword_score.expect("a keyword score");
             assert!(k > 0.0);
             assert!(
@@ -202,7 +229,10 @@ fn a_rare_keyword_only_matches_lexically_and_hybrid_scores_it_with_both_componen
                 .embed_documents(&[warranty.segment.content.as_str()])
                 .unwrap();
             let cosine = ragd_embed::cosine_similarity(&q, &d[0]).clamp(0.0, 1.0);
-            assert!((v - cosine).abs() < 1e-4, "vector score {v}, cosine {cosine}");
+            assert!(
+                (v - cosine).abs() < 1e-4,
+                "vector score {v}, cosine {cosine}"
+            );
         }
     }
 }
