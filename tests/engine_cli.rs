@@ -104,7 +104,10 @@ fn import_is_idempotent_and_retrieve_finds_the_right_document() {
             scores.windows(2).all(|w| w[0] >= w[1]),
             "{method}: not sorted: {scores:?}"
         );
-        assert_eq!(body["query"]["content"], "how do honey bees keep warm in winter");
+        assert_eq!(
+            body["query"]["content"],
+            "how do honey bees keep warm in winter"
+        );
         assert!(records[0]["segment"]["document"]["name"].is_string());
     }
 
@@ -160,7 +163,7 @@ fn explain_threshold_and_filters() {
             e["vector_score"].as_f64().unwrap(),
             e["keyword_score"].as_f64().unwrap(),
         );
-        let expected = 0.7 * v + 0.3 * k;
+        let expected = 0.5 * v + 0.5 * k; // the default weights
         assert!(
             (r["score"].as_f64().unwrap() - expected).abs() < 1e-5,
             "{r}"

@@ -27,21 +27,31 @@ fn main() {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(usize::MAX);
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/cranfield");
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/datasets/cranfield");
     let set = ragd_eval::BeirDataset::load(&dir).expect("cranfield");
     let docs: Vec<(String, String)> = set
         .corpus
         .iter()
         .filter(|d| !d.text.trim().is_empty())
         .take(limit)
-        .map(|d| (d.id.clone(), format!("{}\n\n{}", d.title.trim(), d.text.trim())))
+        .map(|d| {
+            (
+                d.id.clone(),
+                format!("{}\n\n{}", d.title.trim(), d.text.trim()),
+            )
+        })
         .collect();
 
     let embedder: Arc<OnnxEmbedder> = Arc::new(
-        OnnxEmbedder::load(&OnnxEmbedderOptions::from_config(&config.models, &config.embed))
-            .expect("model"),
+        OnnxEmbedder::load(&OnnxEmbedderOptions::from_config(
+            &config.models,
+            &config.embed,
+        ))
+        .expect("model"),
     );
-    let tokenizer = Arc::new(ModelTokenizer::from_model_dir(&config.model_dir()).expect("tokenizer"));
+    let tokenizer =
+        Arc::new(ModelTokenizer::from_model_dir(&config.model_dir()).expect("tokenizer"));
     let work = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn MetadataStore> =
         Arc::new(SqliteStore::open(&work.path().join("ragd.sqlite3")).expect("store"));
@@ -124,7 +134,10 @@ fn main() {
         report.write_time.as_secs_f64(),
         report.checkpoint_time.as_secs_f64()
     );
-    println!("  raw batch embedding {raw_rate:.1} chunks/s ({:.2} s)", raw.as_secs_f64());
+    println!(
+        "  raw batch embedding {raw_rate:.1} chunks/s ({:.2} s)",
+        raw.as_secs_f64()
+    );
     println!("  ratio {:.3} (budget ≥ 0.85)", pipeline_rate / raw_rate);
 
     let retriever = Retriever::new(store.clone(), indexes.clone(), embedder.clone());
@@ -132,8 +145,14 @@ fn main() {
     let floor = measure(&queries, |q| {
         embedder.embed_query(q).expect("embedding");
     });
-    println!("\nretrieve over {} queries (top_k 10), single thread:", queries.len());
-    println!("  {:<22} {:>9} {:>9} {:>9} {:>8}", "method", "p50 ms", "p99 ms", "q/s", "ratio");
+    println!(
+        "\nretrieve over {} queries (top_k 10), single thread:",
+        queries.len()
+    );
+    println!(
+        "  {:<22} {:>9} {:>9} {:>9} {:>8}",
+        "method", "p50 ms", "p99 ms", "q/s", "ratio"
+    );
     let row = |name: &str, m: &Measured| {
         println!(
             "  {name:<22} {:>9.3} {:>9.3} {:>9.1} {:>8.3}",
@@ -148,7 +167,11 @@ fn main() {
         ("full_text_search", SearchMethod::FullTextSearch, None),
         ("semantic_search", SearchMethod::SemanticSearch, None),
         ("hybrid_search", SearchMethod::HybridSearch, None),
-        ("hybrid_search (rrf)", SearchMethod::HybridSearch, Some(FusionMethod::Rrf)),
+        (
+            "hybrid_search (rrf)",
+            SearchMethod::HybridSearch,
+            Some(FusionMethod::Rrf),
+        ),
     ];
     for (name, method, fusion) in methods {
         let mut model = RetrievalModel::for_method(method);
@@ -183,7 +206,9 @@ fn measure(queries: &[String], mut f: impl FnMut(&str)) -> Measured {
     }
     let total = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
-    let pick = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1];
+    let pick = |p: f64| {
+        latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1]
+    };
     Measured {
         p50_ms: pick(0.50),
         p99_ms: pick(0.99),

@@ -21,7 +21,11 @@ fn entries(vectors: &[Vec<f32>], first_key: u64) -> Vec<VectorEntry<'_>> {
         .enumerate()
         .map(|(i, vector)| {
             let key = first_key + i as u64;
-            VectorEntry { key, document: data::document_of(key), vector }
+            VectorEntry {
+                key,
+                document: data::document_of(key),
+                vector,
+            }
         })
         .collect()
 }
@@ -32,8 +36,8 @@ fn bench(c: &mut Criterion) {
     let vectors = data::random_vectors(1, SIZE, DIMENSIONS);
     index.upsert(&entries(&vectors, 0)).expect("upsert");
     let queries = data::random_vectors(2, 64, DIMENSIONS);
-    let ten_percent = |document: u64| document % 10 == 0;
-    let one_percent = |document: u64| document % 100 == 0;
+    let ten_percent = |document: u64| document.is_multiple_of(10);
+    let one_percent = |document: u64| document.is_multiple_of(100);
 
     let mut group = c.benchmark_group("ann_10k");
     group.sample_size(20);
@@ -42,7 +46,9 @@ fn bench(c: &mut Criterion) {
         next = (next + 1) % queries.len();
         &queries[next]
     };
-    group.bench_function("search", |b| b.iter(|| black_box(index.search(query(), 10, None).unwrap())));
+    group.bench_function("search", |b| {
+        b.iter(|| black_box(index.search(query(), 10, None).unwrap()))
+    });
     group.bench_function("search_exact", |b| {
         b.iter(|| black_box(index.search_exact(query(), 10, None).unwrap()))
     });

@@ -8,7 +8,7 @@
 //!   --ef 16,32,64,128,256     search beam widths to sweep
 //!   --connectivity N          --expansion-add N      graph options (default: HnswOptions::default())
 //!   --queries N               (default 200)
-//!   --crossover 500,1000,...  sizes for the exact-vs-graph crossover (empty to skip)
+//!   --crossover 500,1000,...  sizes for the exact-vs-graph crossover on clustered data (empty to skip)
 
 #[path = "../benches/support/data.rs"]
 mod data;
@@ -88,7 +88,11 @@ fn build(vectors: &[Vec<f32>], options: HnswOptions) -> (tempfile::TempDir, Hnsw
             .enumerate()
             .map(|(i, vector)| {
                 let key = (batch_number * 1_000 + i) as u64;
-                VectorEntry { key, document: data::document_of(key), vector }
+                VectorEntry {
+                    key,
+                    document: data::document_of(key),
+                    vector,
+                }
             })
             .collect();
         index.upsert(&entries).expect("upsert");
@@ -97,10 +101,16 @@ fn build(vectors: &[Vec<f32>], options: HnswOptions) -> (tempfile::TempDir, Hnsw
 }
 
 /// Runs every query once; returns the results and queries per second.
-fn run(queries: &[Vec<f32>], mut search: impl FnMut(&[f32]) -> Vec<VectorHit>) -> (Vec<Vec<VectorHit>>, f64) {
+fn run(
+    queries: &[Vec<f32>],
+    mut search: impl FnMut(&[f32]) -> Vec<VectorHit>,
+) -> (Vec<Vec<VectorHit>>, f64) {
     let started = Instant::now();
     let results: Vec<Vec<VectorHit>> = queries.iter().map(|q| search(q)).collect();
-    (results, queries.len() as f64 / started.elapsed().as_secs_f64())
+    (
+        results,
+        queries.len() as f64 / started.elapsed().as_secs_f64(),
+    )
 }
 
 fn recall(truth: &[Vec<VectorHit>], found: &[Vec<VectorHit>]) -> f64 {
@@ -108,14 +118,24 @@ fn recall(truth: &[Vec<VectorHit>], found: &[Vec<VectorHit>]) -> f64 {
     let mut total = 0usize;
     for (truth, found) in truth.iter().zip(found) {
         total += truth.len();
-        hit += truth.iter().filter(|t| found.iter().any(|f| f.key == t.key)).count();
+        hit += truth
+            .iter()
+            .filter(|t| found.iter().any(|f| f.key == t.key))
+            .count();
     }
-    if total == 0 { 1.0 } else { hit as f64 / total as f64 }
+    if total == 0 {
+        1.0
+    } else {
+        hit as f64 / total as f64
+    }
 }
 
 fn main() {
     let args = parse_args();
-    println!("ragd-vector ann_report: {DIMENSIONS}-d, k={K}, {} queries, options {:?}\n", args.queries, args.options);
+    println!(
+        "ragd-vector ann_report: {DIMENSIONS}-d, k={K}, {} queries, options {:?}\n",
+        args.queries, args.options
+    );
 
     for kind in &args.data {
         for &size in &args.sizes {
@@ -127,58 +147,99 @@ fn main() {
 
             println!("### {kind}, N = {size}\n");
             println!(
-                "build {:.2} s ({:.0} vectors/s, 2 threads), persist {:.2} s\n",
+                "build {:.2} s ({:.0} vectors/s, including calibrations), persist {:.2} s\n",
                 build_time.as_secs_f64(),
                 size as f64 / build_time.as_secs_f64(),
                 persist_time.as_secs_f64()
             );
+            let calibration = index.calibration();
+            match calibration {
+                Some(c) => println!(
+                    "calibration: beam {} (recall {:.3} on its queries), graph {:.0} us vs exact {:.0} us, {}\n",
+                    c.expansion_search,
+                    c.recall,
+                    c.graph_micros,
+                    c.exact_micros,
+                    if c.uses_graph() {
+                        "uses the graph"
+                    } else {
+                        "uses exact search"
+                    }
+                ),
+                None => println!("calibration: none (below exact_below or disabled)\n"),
+            }
+            let beam = calibration.map_or(args.options.expansion_search, |c| c.expansion_search);
             println!("| search | recall@10 | queries/s |");
             println!("|---|---|---|");
             let (truth, exact_qps) = run(&queries, |q| index.search_exact(q, K, None).unwrap());
             println!("| exact | 1.000 | {exact_qps:.0} |");
             for &ef in &args.ef {
-                index.set_expansion_search(ef);
-                let (found, qps) = run(&queries, |q| index.search_graph(q, K, None).unwrap());
-                println!("| graph ef={ef} | {:.3} | {qps:.0} |", recall(&truth, &found));
+                let (found, qps) = run(&queries, |q| index.search_graph(q, K, None, ef).unwrap());
+                println!(
+                    "| graph ef={ef} | {:.3} | {qps:.0} |",
+                    recall(&truth, &found)
+                );
             }
-            index.set_expansion_search(args.options.expansion_search);
             let (found, qps) = run(&queries, |q| index.search(q, K, None).unwrap());
             println!(
-                "| `search` (default ef={}) | {:.3} | {qps:.0} |",
-                args.options.expansion_search,
+                "| **`search`** | {:.3} | {qps:.0} |",
                 recall(&truth, &found)
             );
 
             for (label, modulus) in [("10%", 10u64), ("1%", 100u64)] {
-                let allowed = move |document: u64| document % modulus == 0;
+                let allowed = move |document: u64| document.is_multiple_of(modulus);
                 let filter: &(dyn Fn(u64) -> bool + Sync) = &allowed;
-                let (truth, exact_qps) = run(&queries, |q| index.search_exact(q, K, Some(filter)).unwrap());
-                let (graph, graph_qps) = run(&queries, |q| index.search_graph(q, K, Some(filter)).unwrap());
+                let (truth, exact_qps) = run(&queries, |q| {
+                    index.search_exact(q, K, Some(filter)).unwrap()
+                });
+                let (graph, graph_qps) = run(&queries, |q| {
+                    index.search_graph(q, K, Some(filter), beam).unwrap()
+                });
                 let (found, qps) = run(&queries, |q| index.search(q, K, Some(filter)).unwrap());
                 let short = graph.iter().filter(|hits| hits.len() < K).count();
                 println!("| filtered {label}: exact | 1.000 | {exact_qps:.0} |");
                 println!(
-                    "| filtered {label}: graph only | {:.3} ({short} short) | {graph_qps:.0} |",
+                    "| filtered {label}: graph only, ef={beam} | {:.3} ({short} short) | {graph_qps:.0} |",
                     recall(&truth, &graph)
                 );
-                println!("| filtered {label}: `search` | {:.3} | {qps:.0} |", recall(&truth, &found));
+                println!(
+                    "| **filtered {label}: `search`** | {:.3} | {qps:.0} |",
+                    recall(&truth, &found)
+                );
             }
             println!();
         }
     }
 
     if !args.crossover.is_empty() {
-        println!("### exact vs graph (random data, default options): where exact stops being faster\n");
-        println!("| N | exact queries/s | graph queries/s | graph recall@10 |");
+        println!("### exact vs graph on clustered data: where exact stops being faster\n");
+        println!("| N | exact queries/s | graph queries/s (ef) | graph recall@10 |");
         println!("|---|---|---|---|");
         for &size in &args.crossover {
-            let (vectors, queries) = corpus("random", size, args.queries);
-            let (_dir, index, _) = build(&vectors, args.options);
+            let (vectors, queries) = corpus("clustered", size, args.queries);
+            let options = HnswOptions {
+                exact_below: 1,
+                ..args.options
+            };
+            let (_dir, index, _) = build(&vectors, options);
+            let beam = index
+                .calibrate()
+                .unwrap()
+                .map_or(options.expansion_search, |c| c.expansion_search);
             // Repeat the queries so that small sizes run long enough to time.
-            let repeated: Vec<Vec<f32>> = queries.iter().cycle().take(args.queries * 5).cloned().collect();
+            let repeated: Vec<Vec<f32>> = queries
+                .iter()
+                .cycle()
+                .take(args.queries * 5)
+                .cloned()
+                .collect();
             let (truth, exact_qps) = run(&repeated, |q| index.search_exact(q, K, None).unwrap());
-            let (found, graph_qps) = run(&repeated, |q| index.search_graph(q, K, None).unwrap());
-            println!("| {size} | {exact_qps:.0} | {graph_qps:.0} | {:.3} |", recall(&truth, &found));
+            let (found, graph_qps) =
+                run(&repeated, |q| index.search_graph(q, K, None, beam).unwrap());
+            println!(
+                "| {size} | {exact_qps:.0} | {graph_qps:.0} ({beam}) | {:.3} |",
+                recall(&truth, &found)
+            );
         }
     }
 }

@@ -41,7 +41,9 @@ fn usearch_options(dimensions: usize, options: &HnswOptions) -> IndexOptions {
         quantization: ScalarKind::F32,
         connectivity: options.connectivity,
         expansion_add: options.expansion_add,
-        expansion_search: options.expansion_search,
+        // The beam of a search is max(this, requested count): the caller sets it per search through the
+        // count it asks for.
+        expansion_search: 1,
         multi: false,
     }
 }
@@ -129,7 +131,7 @@ impl Graph {
             return Err(format!("graph lacks key {key}"));
         }
         graph.index.change_expansion_add(options.expansion_add);
-        graph.index.change_expansion_search(options.expansion_search);
+        graph.index.change_expansion_search(1);
         let tombstones = metadata.count_deleted as usize;
         let slots = store.len() + tombstones;
         graph
@@ -150,10 +152,6 @@ impl Graph {
 
     pub(crate) fn tombstones(&self) -> usize {
         self.tombstones
-    }
-
-    pub(crate) fn set_expansion_search(&self, expansion: usize) {
-        self.index.change_expansion_search(expansion);
     }
 
     /// Adds vectors whose keys are not in the graph.
@@ -189,10 +187,10 @@ impl Graph {
                     .chunks(entries.len().div_ceil(workers))
                     .map(|chunk| scope.spawn(move || add_all(chunk)))
                     .collect();
+                // The scope joins any thread left after an early error.
                 handles
                     .into_iter()
-                    .map(|handle| handle.join().expect("graph insert thread panicked"))
-                    .collect::<Result<(), VectorError>>()
+                    .try_for_each(|handle| handle.join().expect("graph insert thread panicked"))
             })
         };
         self.tombstones -= entries.len() - new_slots;
@@ -207,14 +205,15 @@ impl Graph {
         Ok(())
     }
 
-    /// Approximate nearest keys to a normalized query.
+    /// Approximate nearest keys to a normalized query; `k` is also the beam width.
     pub(crate) fn search(&self, query: &[f32], k: usize) -> Result<Vec<u64>, VectorError> {
         let _permit = self.permits.acquire();
         let matches = self.index.search(query, k).map_err(usearch_error)?;
         Ok(matches.keys)
     }
 
-    /// Approximate nearest keys among those `allowed` accepts, which is consulted during graph traversal.
+    /// Approximate nearest keys among those `allowed` accepts, which is consulted during graph traversal;
+    /// `k` is also the beam width.
     pub(crate) fn filtered_search(
         &self,
         query: &[f32],

@@ -8,12 +8,14 @@
 //! Threads: every method takes `&self`; implementations are shared through `Arc` and serve many concurrent
 //! searches with occasional writes. All methods block (CPU or disk): async callers use `spawn_blocking`.
 
+mod calibrate;
 mod error;
 mod graph;
 mod hnsw;
 mod persist;
 mod store;
 
+pub use calibrate::Calibration;
 pub use error::VectorError;
 pub use hnsw::{HnswIndex, HnswOptions};
 

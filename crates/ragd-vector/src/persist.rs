@@ -147,7 +147,12 @@ pub(crate) fn digest_file(path: &Path) -> Result<FileDigest, VectorError> {
             Ok(0) => break,
             Ok(read) => read,
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-            Err(source) => return Err(VectorError::Io { path: path.into(), source }),
+            Err(source) => {
+                return Err(VectorError::Io {
+                    path: path.into(),
+                    source,
+                });
+            }
         };
         hasher.update(&buffer[..read]);
         len += read as u64;
@@ -197,7 +202,10 @@ pub(crate) struct VectorsFile {
 
 /// Reads and verifies `vectors.bin`: a torn, truncated or bit-flipped file is `Corrupt`; a file of another
 /// dimensionality is `DimensionMismatch`.
-pub(crate) fn read_vectors_file(path: &Path, dimensions: usize) -> Result<VectorsFile, VectorError> {
+pub(crate) fn read_vectors_file(
+    path: &Path,
+    dimensions: usize,
+) -> Result<VectorsFile, VectorError> {
     let file = File::open(path).map_err(VectorError::io(path))?;
     let actual_len = file.metadata().map_err(VectorError::io(path))?.len();
     if actual_len < HEADER_LEN + 4 {
@@ -226,7 +234,8 @@ pub(crate) fn read_vectors_file(path: &Path, dimensions: usize) -> Result<Vector
     let graph_crc = u32_at(&header, 32);
     let flags = u32_at(&header, 36);
 
-    let expected_len = (count as u128) * (16 + 4 * file_dimensions as u128) + u128::from(HEADER_LEN) + 4;
+    let expected_len =
+        (count as u128) * (16 + 4 * file_dimensions as u128) + u128::from(HEADER_LEN) + 4;
     if expected_len != u128::from(actual_len) {
         return Err(VectorError::corrupt(
             path,
@@ -384,7 +393,10 @@ mod tests {
     fn vectors_file_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(VECTORS_FILE);
-        let digest = FileDigest { len: 42, crc: 0xdead_beef };
+        let digest = FileDigest {
+            len: 42,
+            crc: 0xdead_beef,
+        };
         write_vectors_file(&path, &sample_store(), 3, Some(digest)).unwrap();
         let file = read_vectors_file(&path, 3).unwrap();
         assert_eq!(file.graph, Some(digest));
@@ -411,7 +423,10 @@ mod tests {
         }
         for len in 0..original.len() {
             fs::write(&path, &original[..len]).unwrap();
-            assert!(matches!(read_vectors_file(&path, 3), Err(VectorError::Corrupt { .. })));
+            assert!(matches!(
+                read_vectors_file(&path, 3),
+                Err(VectorError::Corrupt { .. })
+            ));
         }
     }
 
@@ -422,7 +437,10 @@ mod tests {
         write_vectors_file(&path, &sample_store(), 3, None).unwrap();
         assert!(matches!(
             read_vectors_file(&path, 4),
-            Err(VectorError::DimensionMismatch { expected: 4, found: 3 })
+            Err(VectorError::DimensionMismatch {
+                expected: 4,
+                found: 3
+            })
         ));
     }
 
@@ -433,7 +451,10 @@ mod tests {
         publish_current(dir.path(), 12).unwrap();
         assert_eq!(read_current(dir.path()).unwrap(), Some(12));
         fs::write(dir.path().join(CURRENT), "gen-\n").unwrap();
-        assert!(matches!(read_current(dir.path()), Err(VectorError::Corrupt { .. })));
+        assert!(matches!(
+            read_current(dir.path()),
+            Err(VectorError::Corrupt { .. })
+        ));
     }
 
     #[test]

@@ -139,7 +139,8 @@ impl VectorStore {
         let last = self.keys.len() - 1;
         if slot != last {
             let dims = self.dimensions;
-            self.vectors.copy_within(last * dims..(last + 1) * dims, slot * dims);
+            self.vectors
+                .copy_within(last * dims..(last + 1) * dims, slot * dims);
             self.keys[slot] = self.keys[last];
             self.documents[slot] = self.documents[last];
             self.slot_of.insert(self.keys[slot], slot);
@@ -347,7 +348,11 @@ mod tests {
 
     #[test]
     fn remove_swaps_the_last_slot_in_and_keeps_lookups_right() {
-        let mut store = store_with(&[(1, 10, [1.0, 0.0]), (2, 10, [0.0, 1.0]), (3, 20, [1.0, 1.0])]);
+        let mut store = store_with(&[
+            (1, 10, [1.0, 0.0]),
+            (2, 10, [0.0, 1.0]),
+            (3, 20, [1.0, 1.0]),
+        ]);
         assert!(store.remove(1));
         assert!(!store.remove(1));
         assert_eq!(store.len(), 2);
@@ -372,7 +377,11 @@ mod tests {
 
     #[test]
     fn allowed_search_only_sees_allowed_documents() {
-        let store = store_with(&[(1, 10, [1.0, 0.0]), (2, 20, [0.9, 0.1]), (3, 30, [0.0, 1.0])]);
+        let store = store_with(&[
+            (1, 10, [1.0, 0.0]),
+            (2, 20, [0.9, 0.1]),
+            (3, 30, [0.0, 1.0]),
+        ]);
         let allowed = |document: u64| document != 10;
         assert_eq!(store.count_allowed(&allowed), 2);
         let hits = store.top_k_allowed(&[1.0, 0.0], 5, &allowed);

@@ -49,7 +49,9 @@ pub fn random_unit(rng: &mut Rng, dimensions: usize) -> Vec<f32> {
 /// `count` random unit vectors.
 pub fn random_vectors(seed: u64, count: usize, dimensions: usize) -> Vec<Vec<f32>> {
     let mut rng = Rng::new(seed);
-    (0..count).map(|_| random_unit(&mut rng, dimensions)).collect()
+    (0..count)
+        .map(|_| random_unit(&mut rng, dimensions))
+        .collect()
 }
 
 /// Unit vectors around `clusters` random centres, with per-component noise 0.05 (cosine to the centre
@@ -62,13 +64,18 @@ pub struct Clusters {
 impl Clusters {
     pub fn new(seed: u64, clusters: usize, dimensions: usize) -> Self {
         let mut rng = Rng::new(seed);
-        let centres = (0..clusters).map(|_| random_unit(&mut rng, dimensions)).collect();
+        let centres = (0..clusters)
+            .map(|_| random_unit(&mut rng, dimensions))
+            .collect();
         Clusters { centres, rng }
     }
 
     pub fn sample(&mut self) -> Vec<f32> {
         let centre = &self.centres[(self.rng.next_u64() % self.centres.len() as u64) as usize];
-        let mut vector: Vec<f32> = centre.iter().map(|c| c + 0.05 * self.rng.gaussian()).collect();
+        let mut vector: Vec<f32> = centre
+            .iter()
+            .map(|c| c + 0.05 * self.rng.gaussian())
+            .collect();
         normalize(&mut vector);
         vector
     }

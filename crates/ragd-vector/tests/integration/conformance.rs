@@ -16,7 +16,11 @@ pub fn stored_vector_finds_itself(index: &dyn VectorIndex) {
         assert_eq!(hits.len(), 3);
         assert_eq!(hits[0].key, key as u64);
         assert_eq!(hits[0].document, data::document_of(key as u64));
-        assert!((hits[0].score - 1.0).abs() < 1e-5, "self score {}", hits[0].score);
+        assert!(
+            (hits[0].score - 1.0).abs() < 1e-5,
+            "self score {}",
+            hits[0].score
+        );
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
     }
 }
@@ -25,8 +29,11 @@ pub fn search_returns_the_exact_top_k(index: &dyn VectorIndex) {
     let vectors = random_vectors(12, 500, DIMENSIONS);
     index.upsert(&entries(&vectors, 0)).unwrap();
     let query = &random_vectors(13, 1, DIMENSIONS)[0];
-    let mut truth: Vec<(u64, f32)> =
-        vectors.iter().enumerate().map(|(key, v)| (key as u64, cosine(query, v))).collect();
+    let mut truth: Vec<(u64, f32)> = vectors
+        .iter()
+        .enumerate()
+        .map(|(key, v)| (key as u64, cosine(query, v)))
+        .collect();
     truth.sort_by(|a, b| b.1.total_cmp(&a.1));
     let hits = index.search(query, 10, None).unwrap();
     let keys: Vec<u64> = hits.iter().map(|h| h.key).collect();
@@ -60,10 +67,19 @@ pub fn ties_break_by_key_ascending(index: &dyn VectorIndex) {
     let vector = random_vectors(15, 1, DIMENSIONS).remove(0);
     let batch: Vec<VectorEntry<'_>> = [9u64, 3, 5, 7]
         .iter()
-        .map(|&key| VectorEntry { key, document: 1, vector: &vector })
+        .map(|&key| VectorEntry {
+            key,
+            document: 1,
+            vector: &vector,
+        })
         .collect();
     index.upsert(&batch).unwrap();
-    let keys: Vec<u64> = index.search(&vector, 3, None).unwrap().iter().map(|h| h.key).collect();
+    let keys: Vec<u64> = index
+        .search(&vector, 3, None)
+        .unwrap()
+        .iter()
+        .map(|h| h.key)
+        .collect();
     assert_eq!(keys, vec![3, 5, 7]);
 }
 
@@ -72,7 +88,11 @@ pub fn upsert_replaces_by_key(index: &dyn VectorIndex) {
     index.upsert(&entries(&vectors, 0)).unwrap();
     let replacement = random_vectors(17, 1, DIMENSIONS).remove(0);
     index
-        .upsert(&[VectorEntry { key: 3, document: 99, vector: &replacement }])
+        .upsert(&[VectorEntry {
+            key: 3,
+            document: 99,
+            vector: &replacement,
+        }])
         .unwrap();
     assert_eq!(index.len(), 50);
     assert_eq!(index.document_keys(99), vec![3]);
@@ -87,8 +107,16 @@ pub fn upsert_replaces_by_key(index: &dyn VectorIndex) {
     let (a, b) = (&vectors[10], &vectors[20]);
     index
         .upsert(&[
-            VectorEntry { key: 1_000, document: 7, vector: a },
-            VectorEntry { key: 1_000, document: 8, vector: b },
+            VectorEntry {
+                key: 1_000,
+                document: 7,
+                vector: a,
+            },
+            VectorEntry {
+                key: 1_000,
+                document: 8,
+                vector: b,
+            },
         ])
         .unwrap();
     assert_eq!(index.len(), 51);
@@ -108,8 +136,8 @@ pub fn delete_document_removes_all_its_vectors(index: &dyn VectorIndex) {
     assert_eq!(index.len(), 90);
     assert_eq!(index.document_len(4), 0);
     assert!(index.document_keys(4).is_empty());
-    for key in 40..50 {
-        let hits = index.search(&vectors[key], 5, None).unwrap();
+    for vector in &vectors[40..50] {
+        let hits = index.search(vector, 5, None).unwrap();
         assert!(hits.iter().all(|h| h.document != 4));
     }
     assert!(index.score_keys(&vectors[40], &[40, 39]).unwrap()[0].is_none());
@@ -184,25 +212,49 @@ pub fn score_keys_gives_exact_cosines(index: &dyn VectorIndex) {
 pub fn wrong_dimensions_and_non_finite_values_are_rejected(index: &dyn VectorIndex) {
     assert_eq!(index.dimensions(), DIMENSIONS);
     let short = vec![0.1f32; DIMENSIONS - 1];
-    let entry = VectorEntry { key: 1, document: 1, vector: &short };
+    let entry = VectorEntry {
+        key: 1,
+        document: 1,
+        vector: &short,
+    };
     assert!(matches!(
         index.upsert(&[entry]),
         Err(VectorError::DimensionMismatch { expected: DIMENSIONS, found })
             if found == DIMENSIONS - 1
     ));
-    assert!(matches!(index.search(&short, 1, None), Err(VectorError::DimensionMismatch { .. })));
-    assert!(matches!(index.score_keys(&short, &[1]), Err(VectorError::DimensionMismatch { .. })));
+    assert!(matches!(
+        index.search(&short, 1, None),
+        Err(VectorError::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        index.score_keys(&short, &[1]),
+        Err(VectorError::DimensionMismatch { .. })
+    ));
     let mut nan = vec![0.1f32; DIMENSIONS];
     nan[5] = f32::NAN;
     let good = vec![0.1f32; DIMENSIONS];
     // A bad entry anywhere in the batch rejects the whole batch.
     let batch = [
-        VectorEntry { key: 1, document: 1, vector: &good },
-        VectorEntry { key: 2, document: 1, vector: &nan },
+        VectorEntry {
+            key: 1,
+            document: 1,
+            vector: &good,
+        },
+        VectorEntry {
+            key: 2,
+            document: 1,
+            vector: &nan,
+        },
     ];
-    assert!(matches!(index.upsert(&batch), Err(VectorError::NonFinite { key: 2 })));
+    assert!(matches!(
+        index.upsert(&batch),
+        Err(VectorError::NonFinite { key: 2 })
+    ));
     assert!(index.is_empty());
-    assert!(matches!(index.search(&nan, 1, None), Err(VectorError::NonFiniteQuery)));
+    assert!(matches!(
+        index.search(&nan, 1, None),
+        Err(VectorError::NonFiniteQuery)
+    ));
 }
 
 pub fn empty_index_and_empty_batches(index: &dyn VectorIndex) {
@@ -278,7 +330,13 @@ conformance_tests!(hnsw_default, |dir: &std::path::Path| {
     HnswIndex::open(dir, DIMENSIONS, HnswOptions::default()).unwrap()
 });
 
-// exact_below = 0 sends every search through the graph (and its exact fallback), even on tiny indexes.
+// exact_below = 0 without calibration sends every search through the graph (and its exact fallback),
+// even on tiny indexes.
 conformance_tests!(hnsw_graph_path, |dir: &std::path::Path| {
-    HnswIndex::open(dir, DIMENSIONS, HnswOptions { exact_below: 0, ..HnswOptions::default() }).unwrap()
+    let options = HnswOptions {
+        exact_below: 0,
+        calibrate: false,
+        ..HnswOptions::default()
+    };
+    HnswIndex::open(dir, DIMENSIONS, options).unwrap()
 });

@@ -19,14 +19,22 @@ pub fn entries(vectors: &[Vec<f32>], first_key: u64) -> Vec<VectorEntry<'_>> {
         .enumerate()
         .map(|(i, vector)| {
             let key = first_key + i as u64;
-            VectorEntry { key, document: data::document_of(key), vector }
+            VectorEntry {
+                key,
+                document: data::document_of(key),
+                vector,
+            }
         })
         .collect()
 }
 
 /// Exact cosine similarity, computed independently of the crate.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     (dot / (na * nb)) as f32
