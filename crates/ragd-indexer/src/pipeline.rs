@@ -201,6 +201,10 @@ impl Indexer {
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<(), IndexError> {
         let started = Instant::now();
+        // Status changes go to the store once per group (one transaction each), not once per document.
+        let ids: Vec<String> = group.iter().map(|d| d.id.clone()).collect();
+        self.store
+            .set_indexing_status_many(&ids, IndexingStatus::Splitting)?;
         let prepared: Vec<Result<Prepared<'_>, (&Document, String)>> = group
             .par_iter()
             .map(|document| self.prepare(document).map_err(|reason| (document, reason)))
@@ -225,6 +229,9 @@ impl Indexer {
                 }
             }
         }
+        let ready_ids: Vec<String> = ready.iter().map(|p| p.document.id.clone()).collect();
+        self.store
+            .set_indexing_status_many(&ready_ids, IndexingStatus::Indexing)?;
         report.prepare_time += started.elapsed();
 
         let started = Instant::now();
@@ -246,8 +253,13 @@ impl Indexer {
 
         let started = Instant::now();
         let mut vectors = vectors.into_iter();
-        for p in &ready {
-            let keys = self.store.replace_chunks(&p.document.id, &p.segments)?;
+        let all_keys = self.store.replace_chunks_many(
+            &ready
+                .iter()
+                .map(|p| (p.document.id.as_str(), p.segments.as_slice()))
+                .collect::<Vec<_>>(),
+        )?;
+        for (p, keys) in ready.iter().zip(all_keys) {
             let indexed_keys: Vec<u64> = if p.hierarchical {
                 keys.iter()
                     .flat_map(|k| k.children.iter().copied())
@@ -377,9 +389,6 @@ impl Indexer {
                 }
             ));
         }
-        self.store
-            .set_indexing_status(&document.id, IndexingStatus::Splitting, None)
-            .map_err(|e| format!("updating the indexing status: {e}"))?;
         let cleaned = clean_text(&text, &rule.cleaning);
         let chunks =
             chunk_text(&cleaned, &rule, self.counter.as_ref()).map_err(|e| e.to_string())?;
@@ -387,9 +396,6 @@ impl Indexer {
             return Err("the document has no text left to index after cleaning".into());
         }
         let (segments, texts) = to_segments(chunks, hierarchical);
-        self.store
-            .set_indexing_status(&document.id, IndexingStatus::Indexing, None)
-            .map_err(|e| format!("updating the indexing status: {e}"))?;
         Ok(Prepared {
             document,
             segments,

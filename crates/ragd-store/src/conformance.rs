@@ -4,7 +4,7 @@
 //! wrong. [`conformance_tests!`](crate::conformance_tests) turns them into one `#[test]` each for an
 //! implementation:
 //!
-//! ```ignore
+//! ```text
 //! ragd_store::conformance_tests!({
 //!     let dir = tempfile::tempdir().unwrap();
 //!     let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
@@ -47,6 +47,7 @@ macro_rules! conformance_tests {
             documents_are_paged_and_filtered_by_status,
             indexing_status_stamps_stage_timestamps,
             replacing_chunks_replaces_and_never_reuses_keys,
+            group_writes_apply_to_every_document_or_none,
             completing_documents_bumps_the_version_once,
             failing_a_document_fails_its_job,
             documents_are_enabled_disabled_and_archived,
@@ -1047,6 +1048,62 @@ pub fn replacing_chunks_replaces_and_never_reuses_keys(store: &dyn MetadataStore
         store.replace_chunks("missing", &segments(1, "x", 0)),
         "chunks of a missing document",
     );
+}
+
+/// The group writes of the indexing pipeline: statuses and chunks of several documents at once, all or
+/// nothing.
+pub fn group_writes_apply_to_every_document_or_none(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "groups");
+    let a = add_document(store, &dataset.id, "a.txt");
+    let b = add_document(store, &dataset.id, "b.txt");
+    let ids = vec![a.id.clone(), b.id.clone()];
+    store
+        .set_indexing_status_many(&ids, IndexingStatus::Indexing)
+        .unwrap();
+    for d in [&a, &b] {
+        let d = get_document(store, d);
+        assert_eq!(d.indexing_status, IndexingStatus::Indexing, "{}", d.name);
+        assert!(
+            d.splitting_completed_at.is_some(),
+            "{}: stages passed are stamped",
+            d.name
+        );
+    }
+    let (sa, sb) = (segments(2, "a", 0), segments(3, "b", 1));
+    let keys = store
+        .replace_chunks_many(&[
+            (a.id.as_str(), sa.as_slice()),
+            (b.id.as_str(), sb.as_slice()),
+        ])
+        .unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].len(), 2);
+    assert_eq!(keys[1].len(), 3);
+    assert!(keys[1].iter().all(|k| k.children.len() == 1));
+    assert_eq!(get_document(store, &a).total_segments, 2);
+    assert_eq!(get_document(store, &b).total_segments, 3);
+
+    // One unknown document: nothing of the group is written.
+    let c = add_document(store, &dataset.id, "c.txt");
+    let bad = vec![c.id.clone(), "no-such-document".to_owned()];
+    assert_not_found(
+        store.set_indexing_status_many(&bad, IndexingStatus::Splitting),
+        "document",
+    );
+    assert_eq!(
+        get_document(store, &c).indexing_status,
+        IndexingStatus::Waiting
+    );
+    let sc = segments(1, "c", 0);
+    assert_not_found(
+        store.replace_chunks_many(&[
+            (c.id.as_str(), sc.as_slice()),
+            ("no-such-document", sc.as_slice()),
+        ]),
+        "document",
+    );
+    assert_eq!(get_document(store, &c).total_segments, 0);
+    assert!(store.document_index_keys(&c.id).unwrap().is_empty());
 }
 
 pub fn completing_documents_bumps_the_version_once(store: &dyn MetadataStore) {

@@ -114,6 +114,31 @@ pub trait MetadataStore: Send + Sync {
         segments: &[NewSegment],
     ) -> StoreResult<Vec<ChunkKeys>>;
 
+    /// [`MetadataStore::set_indexing_status`] for several documents, in one transaction where the backend
+    /// can (the indexing pipeline moves a whole group of documents at once). All or nothing.
+    fn set_indexing_status_many(
+        &self,
+        document_ids: &[String],
+        status: IndexingStatus,
+    ) -> StoreResult<()> {
+        for id in document_ids {
+            self.set_indexing_status(id, status, None)?;
+        }
+        Ok(())
+    }
+
+    /// [`MetadataStore::replace_chunks`] for several documents, in one transaction where the backend can.
+    /// Returns each document's keys, in the order given.
+    fn replace_chunks_many(
+        &self,
+        documents: &[(&str, &[NewSegment])],
+    ) -> StoreResult<Vec<Vec<ChunkKeys>>> {
+        documents
+            .iter()
+            .map(|(id, segments)| self.replace_chunks(id, segments))
+            .collect()
+    }
+
     /// Progress report while indexing.
     fn set_completed_segments(&self, document_id: &str, completed: u64) -> StoreResult<()>;
 

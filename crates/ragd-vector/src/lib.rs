@@ -7,6 +7,9 @@
 //!
 //! Threads: every method takes `&self`; implementations are shared through `Arc` and serve many concurrent
 //! searches with occasional writes. All methods block (CPU or disk): async callers use `spawn_blocking`.
+//!
+//! `HnswIndex` scans exactly when that is as fast as the graph (small indexes, selective filters, data
+//! on which HNSW needs a very wide beam). It measures this on its own data; see `BENCHMARKS.md`.
 
 mod calibrate;
 mod error;

@@ -383,6 +383,31 @@ impl MetadataStore for SqliteStore {
         self.write(|tx| chunks::replace(tx, document_id, segments))
     }
 
+    fn set_indexing_status_many(
+        &self,
+        document_ids: &[String],
+        status: IndexingStatus,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            for id in document_ids {
+                documents::set_indexing_status(tx, id, status, None)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn replace_chunks_many(
+        &self,
+        documents: &[(&str, &[NewSegment])],
+    ) -> StoreResult<Vec<Vec<ChunkKeys>>> {
+        self.write(|tx| {
+            documents
+                .iter()
+                .map(|(id, segments)| chunks::replace(tx, id, segments))
+                .collect()
+        })
+    }
+
     fn set_completed_segments(&self, document_id: &str, completed: u64) -> StoreResult<()> {
         self.write(|tx| documents::set_completed_segments(tx, document_id, completed))
     }

@@ -171,9 +171,7 @@ pub fn filter_excluding_the_best_returns_the_best_allowed(index: &dyn VectorInde
 
 pub fn selective_filter_returns_exactly_the_allowed_top(index: &dyn VectorIndex) {
     let vectors = random_vectors(20, 5_000, DIMENSIONS);
-    for (batch, chunk) in vectors.chunks(1_000).enumerate() {
-        index.upsert(&entries(chunk, batch as u64 * 1_000)).unwrap();
-    }
+    index.upsert(&entries(&vectors, 0)).unwrap();
     let chosen = [7u64, 250, 499];
     let allowed = move |document: u64| chosen.contains(&document);
     let query = &random_vectors(21, 1, DIMENSIONS)[0];

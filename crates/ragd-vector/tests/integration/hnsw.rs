@@ -373,10 +373,10 @@ fn build_index(dir: &Path, vectors: &[Vec<f32>]) -> HnswIndex {
 #[test]
 fn recall_on_random_vectors_meets_the_target() {
     let dir = tempfile::tempdir().unwrap();
-    let vectors = random_vectors(41, 20_000, DIMENSIONS);
+    let vectors = random_vectors(41, 10_000, DIMENSIONS);
     let index = build_index(dir.path(), &vectors);
     let calibration = index.calibration().expect("calibrated above exact_below");
-    assert_eq!(calibration.len, 20_000);
+    assert_eq!(calibration.len, 10_000);
     if calibration.uses_graph() {
         assert!(
             calibration.recall >= HnswOptions::default().target_recall,
@@ -419,8 +419,8 @@ fn recall_on_random_vectors_meets_the_target() {
 #[test]
 fn recall_on_clustered_vectors_meets_the_target_with_a_narrow_beam() {
     let dir = tempfile::tempdir().unwrap();
-    let mut clusters = data::Clusters::new(48, 100, DIMENSIONS);
-    let vectors = clusters.samples(10_000);
+    let mut clusters = data::Clusters::new(48, 50, DIMENSIONS);
+    let vectors = clusters.samples(5_000);
     let index = build_index(dir.path(), &vectors);
     let calibration = index.calibration().expect("calibrated above exact_below");
     assert!(calibration.expansion_search <= 256, "{calibration:?}");
