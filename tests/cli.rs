@@ -53,7 +53,9 @@ fn help_lists_only_working_subcommands() {
         .collect();
     assert_eq!(
         commands,
-        ["models", "ingest", "import", "retrieve", "eval", "verify", "help"]
+        [
+            "models", "ingest", "import", "retrieve", "eval", "verify", "help"
+        ]
     );
 }
 
