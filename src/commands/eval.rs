@@ -13,9 +13,7 @@ use ragd_config::Config;
 use ragd_core::dataset::{
     DocForm, Document, IndexingStatus, IndexingTechnique, NewDataset, NewDocument,
 };
-use ragd_core::retrieval::{
-    FusionMethod, KeywordSetting, RetrievalModel, SearchMethod, VectorSetting, Weights,
-};
+use ragd_core::retrieval::{FusionMethod, RetrievalModel, SearchMethod, Weights};
 use ragd_eval::{BeirDataset, MetricsSummary, Run, evaluate};
 use ragd_indexer::Progress;
 use ragd_retrieve::RetrieveRequest;
@@ -117,6 +115,10 @@ pub fn run(args: EvalArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let dataset_id = import_corpus(&engine, &set, &name, args.json)?;
     let import_seconds = started.elapsed().as_secs_f64();
 
+    if let Some(dir) = &args.run_dir {
+        std::fs::create_dir_all(dir)?;
+        set.qrels.write_trec_file(&dir.join("qrels.txt"))?;
+    }
     let retriever = engine.retriever();
     let mut results = Vec::new();
     for spec in &methods {
@@ -142,9 +144,7 @@ pub fn run(args: EvalArgs, config: &Config) -> anyhow::Result<ExitCode> {
         let seconds = started.elapsed().as_secs_f64();
         bar.finish_and_clear();
         if let Some(dir) = &args.run_dir {
-            std::fs::create_dir_all(dir)?;
             run.write_trec_file(&dir.join(format!("{}.run", spec.name)))?;
-            set.qrels.write_trec_file(&dir.join("qrels.txt"))?;
         }
         let evaluation = evaluate(&run, &set.qrels);
         results.push(MethodResult {
@@ -190,17 +190,7 @@ fn parse_method(spec: &str) -> anyhow::Result<MethodSpec> {
             let w: f64 = w
                 .parse()
                 .with_context(|| format!("{spec}: W must be a number"))?;
-            model.weights = Some(Weights {
-                weight_type: Some("customized".into()),
-                vector_setting: VectorSetting {
-                    vector_weight: w,
-                    embedding_provider_name: None,
-                    embedding_model_name: None,
-                },
-                keyword_setting: KeywordSetting {
-                    keyword_weight: 1.0 - w,
-                },
-            });
+            model.weights = Some(Weights::customized(w));
         }
         ("rrf", k) => {
             model.fusion = Some(FusionMethod::Rrf);

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::ui::{collect_files, glob_set, progress, right, spinner};
+use super::ui::{ChunkingArgs, collect_files, glob_set, progress, right, spinner};
 use crate::engine::Engine;
 
 #[derive(Debug, Args)]
@@ -53,26 +53,8 @@ pub struct ImportArgs {
     #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
 
-    /// A Dify process rule as a JSON file (`{"mode": "custom", "rules": {...}}`); default: automatic.
-    #[arg(long, value_name = "FILE", conflicts_with = "chunk_size")]
-    process_rule: Option<PathBuf>,
-
-    /// Use a custom rule with this many tokens per chunk at most.
-    #[arg(long, value_name = "TOKENS")]
-    chunk_size: Option<usize>,
-
-    /// Tokens shared by consecutive chunks (with --chunk-size).
-    #[arg(
-        long,
-        value_name = "TOKENS",
-        requires = "chunk_size",
-        default_value_t = 0
-    )]
-    overlap: usize,
-
-    /// Separator for --chunk-size (`\n` is a newline).
-    #[arg(long, requires = "chunk_size", default_value = "\\n\\n")]
-    separator: String,
+    #[command(flatten)]
+    chunking: ChunkingArgs,
 
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
@@ -120,7 +102,7 @@ struct Parsed {
 }
 
 pub fn run(args: ImportArgs, config: &Config) -> anyhow::Result<ExitCode> {
-    let rule = resolve_rule(&args)?;
+    let rule = args.chunking.process_rule()?;
     let include = glob_set(&args.include)?;
     let exclude = glob_set(&args.exclude)?;
     let found = collect_files(&args.paths, include.as_ref(), exclude.as_ref());
@@ -363,25 +345,6 @@ fn open_dataset(engine: &Engine, args: &ImportArgs, rule: &ProcessRule) -> anyho
     }
     new.created_by = "ragd import".into();
     Ok(engine.store.create_dataset(&new)?)
-}
-
-fn resolve_rule(args: &ImportArgs) -> anyhow::Result<ProcessRule> {
-    let rule = if let Some(path) = &args.process_rule {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading process rule {}", path.display()))?;
-        serde_json::from_str::<ProcessRule>(&text)
-            .with_context(|| format!("{} is not a valid Dify process rule", path.display()))?
-    } else if let Some(max_tokens) = args.chunk_size {
-        let mut rule = ProcessRule::custom(max_tokens, args.overlap);
-        if let Some(segmentation) = rule.rules.as_mut().and_then(|r| r.segmentation.as_mut()) {
-            segmentation.separator = Some(args.separator.clone());
-        }
-        rule
-    } else {
-        ProcessRule::automatic()
-    };
-    rule.resolve()?;
-    Ok(rule)
 }
 
 /// SHA-256 of a parsed document's title and text: the same content imports once.

@@ -6,18 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Args;
 use comfy_table::{Cell, CellAlignment, Table};
 use ragd_config::Config;
-use ragd_core::{ProcessRule, ResolvedProcessRule, TokenCounter};
+use ragd_core::{ResolvedProcessRule, TokenCounter};
 use ragd_embed::{Embedder, ModelTokenizer, OnnxEmbedder, OnnxEmbedderOptions};
 use ragd_ingest::{
     DocumentFormat, IngestError, ParseOptions, PreparedDocument, parse_file, prepare_document,
 };
 use rayon::prelude::*;
 
-use super::ui::{collect_files, progress, right, spinner};
+use super::ui::{ChunkingArgs, collect_files, progress, right, spinner};
 use serde::Serialize;
 
 #[derive(Debug, Args)]
@@ -31,26 +30,8 @@ pub struct IngestArgs {
     #[arg(long, required = true)]
     dry_run: bool,
 
-    /// A Dify process rule as a JSON file (`{"mode": "custom", "rules": {...}}`); default: automatic.
-    #[arg(long, value_name = "FILE", conflicts_with = "chunk_size")]
-    process_rule: Option<PathBuf>,
-
-    /// Use a custom rule with this many tokens per chunk at most.
-    #[arg(long, value_name = "TOKENS")]
-    chunk_size: Option<usize>,
-
-    /// Tokens shared by consecutive chunks (with --chunk-size).
-    #[arg(
-        long,
-        value_name = "TOKENS",
-        requires = "chunk_size",
-        default_value_t = 0
-    )]
-    overlap: usize,
-
-    /// Separator for --chunk-size (`\n` is a newline).
-    #[arg(long, requires = "chunk_size", default_value = "\\n\\n")]
-    separator: String,
+    #[command(flatten)]
+    chunking: ChunkingArgs,
 
     /// Parse and chunk only; do not load the embedding model.
     #[arg(long)]
@@ -100,7 +81,7 @@ struct Report {
 }
 
 pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitCode> {
-    let rule = resolve_rule(&args)?;
+    let rule = args.chunking.process_rule()?.resolve()?;
     let super::ui::FoundFiles { files, skipped } = collect_files(&args.paths, None, None);
     anyhow::ensure!(
         !files.is_empty() || !skipped.is_empty(),
@@ -224,24 +205,6 @@ pub fn run(args: IngestArgs, config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn resolve_rule(args: &IngestArgs) -> anyhow::Result<ResolvedProcessRule> {
-    let rule = if let Some(path) = &args.process_rule {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading process rule {}", path.display()))?;
-        serde_json::from_str::<ProcessRule>(&text)
-            .with_context(|| format!("{} is not a valid Dify process rule", path.display()))?
-    } else if let Some(max_tokens) = args.chunk_size {
-        let mut rule = ProcessRule::custom(max_tokens, args.overlap);
-        if let Some(segmentation) = rule.rules.as_mut().and_then(|r| r.segmentation.as_mut()) {
-            segmentation.separator = Some(args.separator.clone());
-        }
-        rule
-    } else {
-        ProcessRule::automatic()
-    };
-    Ok(rule.resolve()?)
 }
 
 fn prepare_file(

@@ -8,10 +8,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use comfy_table::{Cell, Table};
 use ragd_config::Config;
-use ragd_core::retrieval::{
-    FusionMethod, KeywordSetting, MetadataFilter, RetrievalModel, SearchMethod, VectorSetting,
-    Weights,
-};
+use ragd_core::retrieval::{FusionMethod, MetadataFilter, RetrievalModel, SearchMethod, Weights};
 use ragd_retrieve::{Record, RetrieveRequest};
 use serde_json::{Value, json};
 
@@ -92,17 +89,7 @@ pub fn run(args: RetrieveArgs, config: &Config) -> anyhow::Result<ExitCode> {
         model.fusion = Some(FusionMethod::Rrf);
     }
     if let Some(w) = args.vector_weight {
-        model.weights = Some(Weights {
-            weight_type: Some("customized".into()),
-            vector_setting: VectorSetting {
-                vector_weight: w,
-                embedding_provider_name: None,
-                embedding_model_name: None,
-            },
-            keyword_setting: KeywordSetting {
-                keyword_weight: 1.0 - w,
-            },
-        });
+        model.weights = Some(Weights::customized(w));
     }
     if let Some(filter) = &args.filter {
         let filter: MetadataFilter =

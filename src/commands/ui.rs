@@ -1,13 +1,63 @@
-//! Terminal output shared by the commands: progress bars, spinners, table cells, file discovery.
+//! What the commands share: chunking flags, progress bars, spinners, table cells, file discovery.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
+use clap::Args;
 use comfy_table::{Cell, CellAlignment};
 use globset::GlobSet;
 use indicatif::{ProgressBar, ProgressStyle};
+use ragd_core::ProcessRule;
 use ragd_ingest::DocumentFormat;
+
+/// How documents are chunked: a Dify process rule file, or a custom rule from flags (default: automatic).
+#[derive(Debug, Args)]
+pub struct ChunkingArgs {
+    /// A Dify process rule as a JSON file (`{"mode": "custom", "rules": {...}}`); default: automatic.
+    #[arg(long, value_name = "FILE", conflicts_with = "chunk_size")]
+    process_rule: Option<PathBuf>,
+
+    /// Use a custom rule with this many tokens per chunk at most.
+    #[arg(long, value_name = "TOKENS")]
+    chunk_size: Option<usize>,
+
+    /// Tokens shared by consecutive chunks (with --chunk-size).
+    #[arg(
+        long,
+        value_name = "TOKENS",
+        requires = "chunk_size",
+        default_value_t = 0
+    )]
+    overlap: usize,
+
+    /// Separator for --chunk-size (`\n` is a newline).
+    #[arg(long, requires = "chunk_size", default_value = "\\n\\n")]
+    separator: String,
+}
+
+impl ChunkingArgs {
+    /// The process rule the flags describe, checked (it resolves).
+    pub fn process_rule(&self) -> anyhow::Result<ProcessRule> {
+        let rule = if let Some(path) = &self.process_rule {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading process rule {}", path.display()))?;
+            serde_json::from_str::<ProcessRule>(&text)
+                .with_context(|| format!("{} is not a valid Dify process rule", path.display()))?
+        } else if let Some(max_tokens) = self.chunk_size {
+            let mut rule = ProcessRule::custom(max_tokens, self.overlap);
+            if let Some(segmentation) = rule.rules.as_mut().and_then(|r| r.segmentation.as_mut()) {
+                segmentation.separator = Some(self.separator.clone());
+            }
+            rule
+        } else {
+            ProcessRule::automatic()
+        };
+        rule.resolve()?;
+        Ok(rule)
+    }
+}
 
 /// Files found under the given paths, and what was skipped (by extension, or `(filtered)`).
 #[derive(Debug, Default)]

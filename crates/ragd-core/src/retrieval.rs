@@ -115,6 +115,23 @@ pub struct Weights {
     pub keyword_setting: KeywordSetting,
 }
 
+impl Weights {
+    /// Dify's `customized` weights: `vector_weight` for the vector score, the rest for the keyword score.
+    pub fn customized(vector_weight: f64) -> Self {
+        Self {
+            weight_type: Some("customized".into()),
+            vector_setting: VectorSetting {
+                vector_weight,
+                embedding_provider_name: None,
+                embedding_model_name: None,
+            },
+            keyword_setting: KeywordSetting {
+                keyword_weight: 1.0 - vector_weight,
+            },
+        }
+    }
+}
+
 /// How hybrid search fuses its two rankings (a ragd extension; Dify always uses weights).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -70,7 +70,7 @@ impl Catalog {
                 self.entries
                     .iter()
                     .filter(|e| is_searchable(e))
-                    .filter(|e| filter.matches(|name| field_value(e, name)))
+                    .filter(|e| filter.matches(|name| e.metadata.get(name)))
                     .map(|e| e.key)
                     .collect(),
             )),
@@ -82,18 +82,9 @@ fn is_searchable(e: &CatalogEntry) -> bool {
     e.enabled && !e.archived && e.indexing_status == IndexingStatus::Completed
 }
 
-/// A document's value for a metadata field: its own fields first, then Dify's built-in fields.
-fn field_value<'a>(entry: &'a CatalogEntry, name: &str) -> Option<&'a Value> {
-    entry.metadata.get(name).or_else(|| built_in(entry, name))
-}
-
-fn built_in<'a>(entry: &'a CatalogEntry, name: &str) -> Option<&'a Value> {
-    // Built-in values are computed once per catalog load and kept beside the entry.
-    entry.metadata.get(&format!("\u{0}{name}"))
-}
-
 /// Adds Dify's built-in fields (document_name, uploader, upload_date, last_update_date, source) to an
-/// entry's metadata under reserved keys, so filters can read them like user fields.
+/// entry's metadata, once per catalog load, so filters read them like user fields. The store refuses
+/// user fields with these names, so nothing is shadowed.
 fn with_built_ins(mut entry: CatalogEntry) -> CatalogEntry {
     let built_ins = [
         ("document_name", Value::from(entry.name.clone())),
@@ -106,7 +97,7 @@ fn with_built_ins(mut entry: CatalogEntry) -> CatalogEntry {
         ),
     ];
     for (name, value) in built_ins {
-        entry.metadata.insert(format!("\u{0}{name}"), value);
+        entry.metadata.insert(name.to_owned(), value);
     }
     entry
 }
