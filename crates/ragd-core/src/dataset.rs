@@ -559,6 +559,70 @@ pub struct HydratedChunk {
     pub document: Document,
 }
 
+/// A change to a document's source or settings (Dify's update-by-text / update-by-file). `None` leaves a
+/// field as it is. A new text or process rule sends the document back to `waiting` with a new job and
+/// batch; a rename alone does not.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DocumentUpdate {
+    pub name: Option<String>,
+    /// New parsed source text, with the SHA-256 of its source bytes.
+    pub text: Option<(String, String)>,
+    pub process_rule: Option<Value>,
+    pub doc_language: Option<String>,
+    pub data_source_type: Option<String>,
+    pub source: Option<String>,
+    /// The batch id the re-indexing is reported under.
+    pub batch: String,
+}
+
+/// A change to one segment (Dify's segment update). `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SegmentUpdate {
+    /// New content with its counts and hash (word count in characters, tokens, SHA-256 hex).
+    pub content: Option<SegmentContent>,
+    pub answer: Option<String>,
+    pub keywords: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    /// Replaces the segment's child chunks (regenerated after a content change).
+    pub children: Option<Vec<NewChildChunk>>,
+    /// Who made the change (`updated_by`, `disabled_by`).
+    pub by: String,
+}
+
+/// Content of a segment or child chunk with what is derived from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentContent {
+    pub content: String,
+    pub word_count: u32,
+    pub tokens: u32,
+    /// SHA-256 of `content`, lowercase hex.
+    pub hash: String,
+}
+
+/// A dataset API key as stored: never the token itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    /// The first characters of the token (`dataset-AbCd`), to tell keys apart in listings.
+    pub prefix: String,
+    /// Dataset ids the key may use; empty means every dataset.
+    pub datasets: Vec<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// What it takes to store a new API key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiKey {
+    pub name: String,
+    pub prefix: String,
+    /// SHA-256 of the token, lowercase hex.
+    pub token_hash: String,
+    pub datasets: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,9 +20,10 @@ mod sqlite;
 mod values;
 
 use ragd_core::dataset::{
-    CatalogEntry, ChildChunk, ChunkKeys, Dataset, DatasetUpdate, Document, DocumentQuery,
-    HydratedChunk, IndexingJob, IndexingStatus, MetadataField, MetadataType, NewDataset,
-    NewDocument, NewSegment, Page, Paged, Segment, SegmentStatus,
+    ApiKey, CatalogEntry, ChildChunk, ChunkKeys, Dataset, DatasetUpdate, Document, DocumentQuery,
+    DocumentUpdate, HydratedChunk, IndexingJob, IndexingStatus, MetadataField, MetadataType,
+    NewApiKey, NewDataset, NewDocument, NewSegment, Page, Paged, Segment, SegmentContent,
+    SegmentStatus, SegmentUpdate,
 };
 use serde_json::Value;
 
@@ -253,4 +254,194 @@ pub trait MetadataStore: Send + Sync {
 
     /// The document's latest job.
     fn job_for_document(&self, document_id: &str) -> StoreResult<Option<IndexingJob>>;
+
+    /// Claims up to `limit` queued jobs of one dataset, with their documents, oldest first: the dataset
+    /// is that of the oldest queued job whose dataset is not in `busy` (datasets another worker of this
+    /// process is indexing). The jobs become running (one more attempt each). Atomic: two workers never
+    /// claim the same job. Empty when nothing is queued outside `busy`.
+    fn claim_jobs(
+        &self,
+        limit: usize,
+        busy: &[String],
+    ) -> StoreResult<Vec<(IndexingJob, Document)>> {
+        let _ = (limit, busy);
+        Err(StoreError::Invalid("claim_jobs: not implemented".into()))
+    }
+
+    /// Puts running jobs back in the queue (their documents back to `waiting`), after a failure that was
+    /// not the document's fault; jobs that are no longer running are left alone.
+    fn requeue_jobs(&self, job_ids: &[String]) -> StoreResult<()> {
+        let _ = job_ids;
+        Err(StoreError::Invalid("requeue_jobs: not implemented".into()))
+    }
+
+    /// Number of queued jobs (the indexing queue depth).
+    fn queued_jobs(&self) -> StoreResult<u64> {
+        Err(StoreError::Invalid("queued_jobs: not implemented".into()))
+    }
+
+    // ----- document updates -----
+
+    /// Applies a document update. With a new text or process rule, the document goes back to `waiting`
+    /// (lifecycle timestamps, error and counts cleared, `batch` set to `update.batch`), its text is
+    /// replaced and a job is queued, in one transaction; leaving completed bumps the version. A rename
+    /// alone changes the name (and bumps the version, as `document_name` is filterable) and queues
+    /// nothing. Returns the document and the queued job, if any.
+    fn update_document(
+        &self,
+        dataset_id: &str,
+        document_id: &str,
+        update: &DocumentUpdate,
+    ) -> StoreResult<(Document, Option<IndexingJob>)> {
+        let _ = (dataset_id, document_id, update);
+        Err(StoreError::Invalid(
+            "update_document: not implemented".into(),
+        ))
+    }
+
+    // ----- segment and child chunk edits (Dify's segment API) -----
+
+    /// Appends segments (with their children) to a document, positions continuing after its last
+    /// segment, status `indexing`; updates the document's counts. Returns them, with their new keys, in
+    /// the order given.
+    fn add_segments(
+        &self,
+        dataset_id: &str,
+        document_id: &str,
+        segments: &[NewSegment],
+        by: &str,
+    ) -> StoreResult<Vec<Segment>> {
+        let _ = (dataset_id, document_id, segments, by);
+        Err(StoreError::Invalid("add_segments: not implemented".into()))
+    }
+
+    /// Applies a segment update (content, answer, keywords, enabled, children replaced) in one
+    /// transaction; a content change sets status `indexing` until [`MetadataStore::complete_segments`].
+    /// Replaced children get new keys. Updates the document's counts.
+    fn update_segment(
+        &self,
+        dataset_id: &str,
+        segment_id: &str,
+        update: &SegmentUpdate,
+    ) -> StoreResult<Segment> {
+        let _ = (dataset_id, segment_id, update);
+        Err(StoreError::Invalid(
+            "update_segment: not implemented".into(),
+        ))
+    }
+
+    /// Deletes a segment with its child chunks; false if there was none. Updates the document's counts
+    /// and bumps the version.
+    fn delete_segment(&self, dataset_id: &str, segment_id: &str) -> StoreResult<bool> {
+        let _ = (dataset_id, segment_id);
+        Err(StoreError::Invalid(
+            "delete_segment: not implemented".into(),
+        ))
+    }
+
+    /// Marks segments `completed` (stamping `completed_at`) once their chunks are in both indexes, and
+    /// bumps the dataset's version, in one transaction. Returns the new version.
+    fn complete_segments(&self, dataset_id: &str, segment_ids: &[String]) -> StoreResult<u64> {
+        let _ = (dataset_id, segment_ids);
+        Err(StoreError::Invalid(
+            "complete_segments: not implemented".into(),
+        ))
+    }
+
+    /// One child chunk of the dataset.
+    fn child_chunk(&self, dataset_id: &str, child_id: &str) -> StoreResult<Option<ChildChunk>> {
+        let _ = (dataset_id, child_id);
+        Err(StoreError::Invalid("child_chunk: not implemented".into()))
+    }
+
+    /// A segment's child chunks by position, paged; `keyword` matches a substring of the content.
+    fn list_child_chunks(
+        &self,
+        segment_id: &str,
+        page: Page,
+        keyword: Option<&str>,
+    ) -> StoreResult<Paged<ChildChunk>> {
+        let _ = (segment_id, page, keyword);
+        Err(StoreError::Invalid(
+            "list_child_chunks: not implemented".into(),
+        ))
+    }
+
+    /// Appends a child chunk (type `customized`) to a segment; updates the document's counts.
+    fn add_child_chunk(
+        &self,
+        dataset_id: &str,
+        segment_id: &str,
+        content: &SegmentContent,
+    ) -> StoreResult<ChildChunk> {
+        let _ = (dataset_id, segment_id, content);
+        Err(StoreError::Invalid(
+            "add_child_chunk: not implemented".into(),
+        ))
+    }
+
+    /// Replaces a child chunk's content (type becomes `customized`). Its key stays. Returns it.
+    fn update_child_chunk(
+        &self,
+        dataset_id: &str,
+        segment_id: &str,
+        child_id: &str,
+        content: &SegmentContent,
+    ) -> StoreResult<ChildChunk> {
+        let _ = (dataset_id, segment_id, child_id, content);
+        Err(StoreError::Invalid(
+            "update_child_chunk: not implemented".into(),
+        ))
+    }
+
+    /// Deletes a child chunk; false if there was none. Bumps the version.
+    fn delete_child_chunk(
+        &self,
+        dataset_id: &str,
+        segment_id: &str,
+        child_id: &str,
+    ) -> StoreResult<bool> {
+        let _ = (dataset_id, segment_id, child_id);
+        Err(StoreError::Invalid(
+            "delete_child_chunk: not implemented".into(),
+        ))
+    }
+
+    // ----- API keys -----
+
+    /// Stores a new API key (its hash only). The name is 1 to 255 characters.
+    fn create_api_key(&self, new: &NewApiKey) -> StoreResult<ApiKey> {
+        let _ = new;
+        Err(StoreError::Invalid(
+            "create_api_key: not implemented".into(),
+        ))
+    }
+
+    /// The key with this token hash, revoked or not (callers check `revoked_at`).
+    fn api_key_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiKey>> {
+        let _ = token_hash;
+        Err(StoreError::Invalid(
+            "api_key_by_hash: not implemented".into(),
+        ))
+    }
+
+    /// Every key, revoked ones included, oldest first.
+    fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        Err(StoreError::Invalid("list_api_keys: not implemented".into()))
+    }
+
+    /// Revokes the key with this id or this prefix (a unique one); false if none matched. Revoking is
+    /// permanent.
+    fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<bool> {
+        let _ = id_or_prefix;
+        Err(StoreError::Invalid(
+            "revoke_api_key: not implemented".into(),
+        ))
+    }
+
+    /// Records a use of the key (at most once a minute is enough; callers may skip writes).
+    fn touch_api_key(&self, id: &str) -> StoreResult<()> {
+        let _ = id;
+        Err(StoreError::Invalid("touch_api_key: not implemented".into()))
+    }
 }
