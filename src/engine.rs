@@ -59,6 +59,10 @@ impl Engine {
         })
     }
 
+    pub fn indexer_options(&self) -> IndexerOptions {
+        self.indexer_options
+    }
+
     pub fn retriever(&self) -> Retriever {
         Retriever::new(
             self.store.clone(),

@@ -37,16 +37,13 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Check that every completed document has all its parts in the store and both indexes.
     Verify(commands::verify::VerifyArgs),
+    /// Serve the Dify-compatible Knowledge API and External Knowledge API over HTTP.
+    Serve(commands::serve::ServeArgs),
+    /// Create, list and revoke dataset API keys.
+    Keys(commands::keys::KeysArgs),
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RAGD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     ragd_ingest::parse::silence_guarded_parser_panics();
     let cli = Cli::parse();
     match run(cli) {
@@ -61,6 +58,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = ragd_config::Config::load(cli.config.as_deref(), std::env::vars())
         .context("loading configuration")?;
+    init_logging(&cli.command, &config);
     match cli.command {
         Command::Models(command) => commands::models::run(command, &config),
         Command::Ingest(args) => commands::ingest::run(args, &config),
@@ -68,5 +66,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retrieve(args) => commands::retrieve::run(args, &config),
         Command::Eval(args) => commands::eval::run(args, &config),
         Command::Verify(args) => commands::verify::run(args, &config),
+        Command::Serve(args) => commands::serve::run(args, &config),
+        Command::Keys(args) => commands::keys::run(args, &config),
+    }
+}
+
+/// Logs go to stderr, filtered by `RAGD_LOG` (default: `info` for the server, `warn` otherwise), as text
+/// or, with `server.log_format = "json"`, one JSON object per line (with the request id of each request).
+fn init_logging(command: &Command, config: &ragd_config::Config) {
+    let default = if matches!(command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAGD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.server.log_format == "json" {
+        builder.json().with_current_span(true).init();
+    } else {
+        builder.init();
     }
 }

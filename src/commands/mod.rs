@@ -3,7 +3,9 @@
 pub mod eval;
 pub mod import;
 pub mod ingest;
+pub mod keys;
 pub mod models;
 pub mod retrieve;
+pub mod serve;
 mod ui;
 pub mod verify;

@@ -38,6 +38,7 @@ pub struct Config {
     pub embed: EmbedConfig,
     pub ingest: IngestConfig,
     pub indexing: IndexingConfig,
+    pub server: ServerConfig,
 }
 
 /// Where model files are cached and how they are fetched.
@@ -101,6 +102,46 @@ impl Default for IndexingConfig {
     }
 }
 
+/// The HTTP service (`ragd serve`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on (`127.0.0.1:5001`; port 0 picks a free one).
+    pub bind: String,
+    /// Require a dataset API key (`Authorization: Bearer dataset-…`) on every API route.
+    pub auth: bool,
+    /// Indexing worker tasks (they share the embedding model's threads).
+    pub workers: usize,
+    /// Largest request body in bytes (file uploads included). Dify's default is 15 MB.
+    pub max_body_bytes: u64,
+    /// Longest time one request may take, in seconds, before it is answered with 504.
+    pub request_timeout_secs: u64,
+    /// Requests served at once; more are refused at once with 429 (load shedding), never queued.
+    pub max_concurrent_requests: usize,
+    /// Path prefix of the External Knowledge API (`{prefix}/retrieval`); `/retrieval` is always served.
+    pub external_knowledge_prefix: String,
+    /// Seconds to let in-flight requests and indexing groups finish after a shutdown signal.
+    pub shutdown_grace_secs: u64,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:5001".into(),
+            auth: true,
+            workers: 2,
+            max_body_bytes: 15 * 1024 * 1024,
+            request_timeout_secs: 60,
+            max_concurrent_requests: 256,
+            external_knowledge_prefix: "/external".into(),
+            shutdown_grace_secs: 30,
+            log_format: "text".into(),
+        }
+    }
+}
+
 fn home_cache() -> PathBuf {
     dirs::cache_dir()
         .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
@@ -118,6 +159,7 @@ impl Default for Config {
             embed: EmbedConfig::default(),
             ingest: IngestConfig::default(),
             indexing: IndexingConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -209,6 +251,21 @@ impl Config {
         }
         if self.indexing.embed_batch == 0 || self.indexing.group_documents == 0 {
             return invalid("indexing.embed_batch and indexing.group_documents must be at least 1");
+        }
+        if self.server.workers == 0 || self.server.max_concurrent_requests == 0 {
+            return invalid("server.workers and server.max_concurrent_requests must be at least 1");
+        }
+        if self.server.max_body_bytes == 0 || self.server.request_timeout_secs == 0 {
+            return invalid("server.max_body_bytes and server.request_timeout_secs must be at least 1");
+        }
+        if !matches!(self.server.log_format.as_str(), "text" | "json") {
+            return invalid("server.log_format must be text or json");
+        }
+        let prefix = &self.server.external_knowledge_prefix;
+        if !prefix.is_empty() && (!prefix.starts_with('/') || prefix.ends_with('/')) {
+            return invalid(
+                "server.external_knowledge_prefix must be empty or start with / and not end with /",
+            );
         }
         Ok(())
     }

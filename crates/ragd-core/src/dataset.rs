@@ -238,6 +238,8 @@ pub struct DatasetUpdate {
     pub enable_api: Option<bool>,
     pub built_in_field_enabled: Option<bool>,
     pub process_rule: Option<Value>,
+    /// Set by a dataset's first document (Dify: the form of the documents decides the dataset's).
+    pub doc_form: Option<DocForm>,
 }
 
 /// The value of one metadata field on one document.

@@ -6,7 +6,7 @@
 //!
 //! Invariants: searches see exactly the committed state — [`LexicalIndex::commit`] reloads the reader before it
 //! returns, and nothing else reloads it. Entry keys are unique among live entries (the caller's contract); a
-//! document's entries are deleted by its `document` term.
+//! document's entries are deleted by its `document` term, single entries by their `key` term (both fields are indexed).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
@@ -187,6 +187,20 @@ impl LexicalIndex {
     pub fn delete_document(&self, document: u64) -> Result<(), LexicalError> {
         self.writer()
             .delete_term(Term::from_field_u64(self.fields.document, document));
+        Ok(())
+    }
+
+    /// Stages deletion of the entries with these keys (absent keys are ignored). Like every write, it is
+    /// invisible until [`LexicalIndex::commit`], and applies only to entries added before it: deleting a key
+    /// and then adding an entry with that key in the same commit replaces the entry.
+    pub fn delete_keys(&self, keys: &[u64]) -> Result<(), LexicalError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let writer = self.writer();
+        for &key in keys {
+            writer.delete_term(Term::from_field_u64(self.fields.key, key));
+        }
         Ok(())
     }
 
@@ -475,6 +489,18 @@ fn read_schema(schema: &Schema) -> Result<(Fields, Analyzer), String> {
         document: field(DOCUMENT)?,
         text: field(TEXT)?,
     };
+    // Deletion goes by `key` and `document` terms, and search reads both as fast fields.
+    for (name, field) in [(KEY, fields.key), (DOCUMENT, fields.document)] {
+        let entry = schema.get_field_entry(field);
+        if !matches!(entry.field_type(), FieldType::U64(_))
+            || !entry.is_indexed()
+            || !entry.is_fast()
+        {
+            return Err(format!(
+                "the `{name}` field is not an indexed, fast u64 field"
+            ));
+        }
+    }
     let FieldType::Str(options) = schema.get_field_entry(fields.text).field_type() else {
         return Err("the `text` field is not a text field".to_string());
     };

@@ -1,7 +1,8 @@
 //! BM25 keyword search for ragd over tantivy: one index per dataset, with an analyzer chosen per dataset.
 //!
-//! A [`LexicalIndex`] maps entries (a segment's key, its document, its text) to BM25 scores. Writes are staged
-//! and become durable and visible together at [`LexicalIndex::commit`], so the caller can commit the lexical
+//! A [`LexicalIndex`] maps entries (a segment's key, its document, its text) to BM25 scores. Writes (adds,
+//! deletions by document or by key) are staged and become durable and visible together at
+//! [`LexicalIndex::commit`], so the caller can commit the lexical
 //! index in step with the other stores of a dataset. Searches take the last committed state and never block
 //! writers. [`LexicalIndex::score_upper_bound`] gives the per-query maximum used to normalize scores into
 //! [0, 1], and [`LexicalIndex::score_keys`] the keyword scores of hits found by vector search.

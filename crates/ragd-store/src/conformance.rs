@@ -19,9 +19,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use ragd_core::dataset::{
-    ChildChunkType, ChunkKeys, Dataset, DatasetUpdate, DocForm, Document, DocumentQuery,
-    DocumentStatusFilter, IndexingStatus, IndexingTechnique, JobState, MAX_PAGE_LIMIT,
-    MetadataType, NewChildChunk, NewDataset, NewDocument, NewSegment, Page, SegmentStatus,
+    ApiKey, ChildChunk, ChildChunkType, ChunkKeys, Dataset, DatasetUpdate, DocForm, Document,
+    DocumentQuery, DocumentStatusFilter, DocumentUpdate, IndexingJob, IndexingStatus,
+    IndexingTechnique, JobState, MAX_PAGE_LIMIT, MetadataType, NewApiKey, NewChildChunk,
+    NewDataset, NewDocument, NewSegment, Page, Segment, SegmentContent, SegmentStatus,
+    SegmentUpdate,
 };
 use serde_json::{Value, json};
 
@@ -65,6 +67,21 @@ macro_rules! conformance_tests {
             jobs_are_claimed_oldest_first,
             concurrent_claims_never_share_a_job,
             running_jobs_are_requeued,
+            job_batches_are_claimed_from_one_dataset,
+            concurrent_batch_claims_never_share_a_job,
+            claimed_jobs_are_requeued_by_id,
+            queue_depth_counts_queued_jobs_only,
+            updating_a_document_text_queues_it_again,
+            renaming_a_document_queues_nothing,
+            segments_are_added_with_new_keys,
+            segments_are_completed_with_one_bump,
+            segments_are_updated,
+            segments_are_deleted_and_keys_never_reused,
+            child_chunks_are_paged_and_edited,
+            segment_children_are_replaced_with_new_keys,
+            api_keys_are_created_and_found_by_hash,
+            api_keys_are_revoked_by_id_or_prefix,
+            api_key_use_is_recorded,
             readers_run_while_writing,
         );
     };
@@ -2104,4 +2121,1377 @@ fn index_with_claim(store: &dyn MetadataStore, document: &Document) -> Vec<Chunk
     let (job, _) = store.claim_job().expect("claim").expect("a queued job");
     assert_eq!(job.document_id, document.id);
     index(store, document, &segments(4, &document.name, 0))
+}
+
+// ----- job batches -----
+
+fn document_ids(claimed: &[(IndexingJob, Document)]) -> Vec<String> {
+    claimed
+        .iter()
+        .map(|(job, document)| {
+            assert_eq!(
+                job.document_id, document.id,
+                "each job comes with its document"
+            );
+            document.id.clone()
+        })
+        .collect()
+}
+
+pub fn job_batches_are_claimed_from_one_dataset(store: &dyn MetadataStore) {
+    assert!(
+        store.claim_jobs(10, &[]).unwrap().is_empty(),
+        "an empty queue"
+    );
+    let a = create_dataset(store, "A");
+    let b = create_dataset(store, "B");
+    let a1 = add_document(store, &a.id, "a1");
+    let b1 = add_document(store, &b.id, "b1");
+    let a2 = add_document(store, &a.id, "a2");
+    let a3 = add_document(store, &a.id, "a3");
+    let b2 = add_document(store, &b.id, "b2");
+    assert_eq!(store.queued_jobs().unwrap(), 5);
+
+    assert!(
+        store.claim_jobs(0, &[]).unwrap().is_empty(),
+        "a limit of 0 claims nothing"
+    );
+    assert_eq!(store.queued_jobs().unwrap(), 5, "nothing claimed");
+
+    let first = store.claim_jobs(2, &[]).expect("claim a batch");
+    assert_eq!(
+        document_ids(&first),
+        vec![a1.id.clone(), a2.id.clone()],
+        "the oldest job's dataset, oldest first, at most `limit`"
+    );
+    for (job, _) in &first {
+        assert_eq!((job.state, job.attempts), (JobState::Running, 1));
+        assert_eq!(job.dataset_id, a.id);
+        assert_eq!(
+            store.job_for_document(&job.document_id).unwrap().as_ref(),
+            Some(job),
+            "the claim is stored"
+        );
+    }
+    assert_eq!(store.queued_jobs().unwrap(), 3);
+
+    let busy = vec![a.id.clone(), "not-a-dataset".to_owned()];
+    let second = store.claim_jobs(10, &busy).expect("claim around busy");
+    assert_eq!(
+        document_ids(&second),
+        vec![b1.id.clone(), b2.id.clone()],
+        "a busy dataset is skipped even when its job is older; one dataset per batch"
+    );
+    assert!(
+        store.claim_jobs(10, &busy).unwrap().is_empty(),
+        "only busy datasets have queued jobs"
+    );
+    let third = store
+        .claim_jobs(10, std::slice::from_ref(&b.id))
+        .expect("claim the rest");
+    assert_eq!(document_ids(&third), vec![a3.id.clone()]);
+    assert_eq!(store.queued_jobs().unwrap(), 0);
+    assert!(store.claim_jobs(10, &[]).unwrap().is_empty());
+    assert!(store.claim_job().unwrap().is_none(), "every job claimed");
+}
+
+pub fn concurrent_batch_claims_never_share_a_job(store: &dyn MetadataStore) {
+    let datasets: Vec<Dataset> = (0..3)
+        .map(|index| create_dataset(store, &format!("set {index}")))
+        .collect();
+    for index in 0..30 {
+        add_document(store, &datasets[index % 3].id, &format!("d{index}"));
+    }
+    let claimed: Vec<Vec<String>> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = store.claim_jobs(4, &[]).expect("claim a batch");
+                        if batch.is_empty() {
+                            break;
+                        }
+                        assert!(batch.len() <= 4, "at most `limit` jobs");
+                        let dataset = &batch[0].0.dataset_id;
+                        assert!(
+                            batch.iter().all(|(job, _)| &job.dataset_id == dataset),
+                            "one dataset per batch"
+                        );
+                        mine.extend(batch.into_iter().map(|(job, _)| job.id));
+                        thread::yield_now();
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("worker panicked"))
+            .collect()
+    });
+    let all: Vec<&String> = claimed.iter().flatten().collect();
+    let unique: HashSet<&String> = all.iter().copied().collect();
+    assert_eq!(all.len(), 30, "every job claimed: {claimed:?}");
+    assert_eq!(unique.len(), 30, "no job claimed twice");
+}
+
+pub fn claimed_jobs_are_requeued_by_id(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "Docs");
+    let a = add_document(store, &dataset.id, "a");
+    let b = add_document(store, &dataset.id, "b");
+    let c = add_document(store, &dataset.id, "c");
+    let claimed = store.claim_jobs(2, &[]).expect("claim a and b");
+    assert_eq!(document_ids(&claimed), vec![a.id.clone(), b.id.clone()]);
+    let (job_a, job_b) = (claimed[0].0.clone(), claimed[1].0.clone());
+    store
+        .set_indexing_status(&a.id, IndexingStatus::Indexing, None)
+        .unwrap();
+    let job_c = store.job_for_document(&c.id).unwrap().expect("c's job");
+
+    store
+        .requeue_jobs(&[job_a.id.clone(), job_c.id.clone(), "missing".to_owned()])
+        .expect("requeue");
+    let requeued = store.job_for_document(&a.id).unwrap().expect("a's job");
+    assert_eq!(
+        (requeued.id.as_str(), requeued.state, requeued.attempts),
+        (job_a.id.as_str(), JobState::Queued, 1),
+        "the same job, queued again"
+    );
+    let document = get_document(store, &a);
+    assert_eq!(document.indexing_status, IndexingStatus::Waiting);
+    assert_eq!(
+        (
+            document.processing_started_at,
+            document.splitting_completed_at
+        ),
+        (None, None),
+        "the document starts over"
+    );
+    assert_eq!(
+        store.job_for_document(&b.id).unwrap().map(|job| job.state),
+        Some(JobState::Running),
+        "jobs not named stay running"
+    );
+    assert_eq!(
+        store.job_for_document(&c.id).unwrap(),
+        Some(job_c),
+        "a queued job is left alone"
+    );
+    assert_eq!(store.queued_jobs().unwrap(), 2);
+    store.requeue_jobs(&[]).expect("requeue nothing");
+
+    let again = store.claim_jobs(1, &[]).expect("claim again");
+    assert_eq!(
+        document_ids(&again),
+        vec![a.id.clone()],
+        "a requeued job keeps its place"
+    );
+    assert_eq!(again[0].0.attempts, 2, "attempts count claims");
+
+    // A job that ended is not brought back.
+    index(store, &b, &segments(1, "b", 0));
+    store
+        .requeue_jobs(std::slice::from_ref(&job_b.id))
+        .expect("requeue a finished job");
+    assert_eq!(
+        store.job_for_document(&b.id).unwrap().map(|job| job.state),
+        Some(JobState::Done)
+    );
+    assert_eq!(
+        get_document(store, &b).indexing_status,
+        IndexingStatus::Completed
+    );
+}
+
+pub fn queue_depth_counts_queued_jobs_only(store: &dyn MetadataStore) {
+    assert_eq!(store.queued_jobs().unwrap(), 0);
+    let first = create_dataset(store, "First");
+    let second = create_dataset(store, "Second");
+    let done = add_document(store, &first.id, "done");
+    let failed = add_document(store, &first.id, "failed");
+    add_document(store, &second.id, "queued");
+    let deleted = add_document(store, &second.id, "deleted");
+    assert_eq!(store.queued_jobs().unwrap(), 4, "across datasets");
+    index(store, &done, &segments(1, "done", 0));
+    store.fail_document(&failed.id, "boom").unwrap();
+    assert!(store.delete_document(&second.id, &deleted.id).unwrap());
+    assert_eq!(store.queued_jobs().unwrap(), 1);
+    store.claim_job().unwrap().expect("claim");
+    assert_eq!(
+        store.queued_jobs().unwrap(),
+        0,
+        "running jobs are not queued"
+    );
+}
+
+// ----- document updates -----
+
+fn text_update(text: &str, batch: &str) -> DocumentUpdate {
+    DocumentUpdate {
+        text: Some((text.to_owned(), format!("hash-of-{text}"))),
+        batch: batch.to_owned(),
+        ..DocumentUpdate::default()
+    }
+}
+
+pub fn updating_a_document_text_queues_it_again(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "Docs");
+    let document = add_document(store, &dataset.id, "a.txt");
+    let old_keys = all_keys(&index(store, &document, &segments(2, "old", 0)));
+    let old_job = store.job_for_document(&document.id).unwrap().expect("job");
+    let before = version(store, &dataset.id);
+
+    let (updated, job) = store
+        .update_document(
+            &dataset.id,
+            &document.id,
+            &text_update("new text", "batch-2"),
+        )
+        .expect("update text");
+    let job = job.expect("a new text queues a job");
+    assert_ne!(job.id, old_job.id);
+    assert_eq!(
+        (job.state, job.attempts, job.document_id.as_str()),
+        (JobState::Queued, 0, document.id.as_str())
+    );
+    assert_eq!(
+        store.job_for_document(&document.id).unwrap(),
+        Some(job.clone())
+    );
+    assert_eq!(updated.indexing_status, IndexingStatus::Waiting);
+    assert_eq!(
+        (
+            updated.processing_started_at,
+            updated.completed_at,
+            updated.error.as_deref()
+        ),
+        (None, None, None),
+        "the lifecycle starts over"
+    );
+    assert_eq!(
+        (
+            updated.segment_count,
+            updated.total_segments,
+            updated.completed_segments,
+            updated.word_count,
+            updated.tokens
+        ),
+        (0, 0, 0, 0, 0),
+        "counts cleared"
+    );
+    assert_eq!(updated.batch, "batch-2");
+    assert_eq!(updated.content_hash, "hash-of-new text");
+    assert_eq!(updated.name, "a.txt", "the name is kept");
+    assert_eq!(updated.key, document.key, "the key is kept");
+    assert_eq!(
+        store.document_text(&document.id).unwrap().as_deref(),
+        Some("new text")
+    );
+    assert_eq!(get_document(store, &document), updated);
+    assert_eq!(
+        version(store, &dataset.id),
+        before + 1,
+        "leaving completed bumps the version"
+    );
+    assert!(
+        store.hydrate(&old_keys).unwrap().is_empty(),
+        "the old chunks are gone"
+    );
+    assert_eq!(
+        store
+            .list_segments(&document.id, Page::default(), None, None)
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        store
+            .documents_by_batch(&dataset.id, "batch-2")
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Updating a document that is still queued replaces its job: one job per document in the queue.
+    let before = version(store, &dataset.id);
+    let (_, second_job) = store
+        .update_document(&dataset.id, &document.id, &text_update("newer", "batch-3"))
+        .expect("update again");
+    let second_job = second_job.expect("a job");
+    assert_eq!(
+        store.queued_jobs().unwrap(),
+        1,
+        "the superseded job left the queue"
+    );
+    assert_eq!(
+        version(store, &dataset.id),
+        before,
+        "an unpublished document changes no result"
+    );
+    let claimed = store.claim_jobs(10, &[]).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].0.id, second_job.id);
+    assert_eq!(
+        store.document_text(&document.id).unwrap().as_deref(),
+        Some("newer")
+    );
+
+    // A new process rule alone also re-indexes.
+    let rule = json!({"mode": "custom", "rules": {"segmentation": {"separator": "###"}}});
+    let update = DocumentUpdate {
+        process_rule: Some(rule.clone()),
+        batch: "batch-4".to_owned(),
+        ..DocumentUpdate::default()
+    };
+    let (updated, job) = store
+        .update_document(&dataset.id, &document.id, &update)
+        .expect("update rule");
+    assert!(job.is_some(), "a new process rule queues a job");
+    assert_eq!(updated.process_rule, Some(rule));
+    assert_eq!(updated.indexing_status, IndexingStatus::Waiting);
+    assert_eq!(
+        store.document_text(&document.id).unwrap().as_deref(),
+        Some("newer"),
+        "the text is kept"
+    );
+}
+
+pub fn renaming_a_document_queues_nothing(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "Docs");
+    let other = create_dataset(store, "Other");
+    let document = add_document(store, &dataset.id, "a.txt");
+    let keys = all_keys(&index(store, &document, &segments(2, "kept", 0)));
+    let job = store.job_for_document(&document.id).unwrap();
+    let before = version(store, &dataset.id);
+
+    let rename = DocumentUpdate {
+        name: Some("renamed.txt".to_owned()),
+        ..DocumentUpdate::default()
+    };
+    let (renamed, queued) = store
+        .update_document(&dataset.id, &document.id, &rename)
+        .expect("rename");
+    assert_eq!(queued, None, "a rename queues nothing");
+    assert_eq!(renamed.name, "renamed.txt");
+    assert_eq!(renamed.indexing_status, IndexingStatus::Completed);
+    assert_eq!(renamed.batch, document.batch, "the batch is kept");
+    assert_eq!(renamed.segment_count, 2);
+    assert_eq!(
+        version(store, &dataset.id),
+        before + 1,
+        "document_name is filterable"
+    );
+    assert_eq!(store.job_for_document(&document.id).unwrap(), job);
+    assert_eq!(store.queued_jobs().unwrap(), 0);
+    assert_eq!(store.hydrate(&keys).unwrap().len(), 2, "chunks are kept");
+    assert_eq!(store.catalog(&dataset.id).unwrap()[0].name, "renamed.txt");
+
+    let settings = DocumentUpdate {
+        doc_language: Some("German".to_owned()),
+        data_source_type: Some("website_crawl".to_owned()),
+        ..DocumentUpdate::default()
+    };
+    let (changed, queued) = store
+        .update_document(&dataset.id, &document.id, &settings)
+        .expect("settings");
+    assert_eq!(queued, None);
+    assert_eq!(
+        (
+            changed.doc_language.as_str(),
+            changed.data_source_type.as_str()
+        ),
+        ("German", "website_crawl")
+    );
+    assert_eq!(changed.name, "renamed.txt");
+    assert_eq!(
+        version(store, &dataset.id),
+        before + 1,
+        "these fields change no result"
+    );
+
+    let both = DocumentUpdate {
+        name: Some("final.txt".to_owned()),
+        ..text_update("replacement", "batch-9")
+    };
+    let (updated, queued) = store
+        .update_document(&dataset.id, &document.id, &both)
+        .expect("rename and new text");
+    assert!(queued.is_some());
+    assert_eq!(
+        (updated.name.as_str(), updated.indexing_status),
+        ("final.txt", IndexingStatus::Waiting)
+    );
+    assert_eq!(
+        version(store, &dataset.id),
+        before + 2,
+        "one bump for one update"
+    );
+
+    let before = version(store, &dataset.id);
+    let empty = DocumentUpdate {
+        name: Some(String::new()),
+        ..text_update("never stored", "batch-x")
+    };
+    assert_invalid(
+        store.update_document(&dataset.id, &document.id, &empty),
+        "an empty name",
+    );
+    assert_eq!(
+        get_document(store, &document),
+        updated,
+        "a rejected update changes nothing"
+    );
+    assert_eq!(
+        store.document_text(&document.id).unwrap().as_deref(),
+        Some("replacement")
+    );
+    assert_eq!(version(store, &dataset.id), before);
+    assert_not_found(
+        store.update_document(&other.id, &document.id, &rename),
+        "a document of another dataset",
+    );
+    assert_not_found(
+        store.update_document(&dataset.id, "missing", &rename),
+        "a missing document",
+    );
+    assert_not_found(
+        store.update_document("missing", &document.id, &rename),
+        "a missing dataset",
+    );
+}
+
+// ----- segment edits -----
+
+fn content(text: &str) -> SegmentContent {
+    SegmentContent {
+        content: text.to_owned(),
+        word_count: text.chars().count() as u32,
+        tokens: text.split_whitespace().count() as u32,
+        hash: format!("sha-{text}"),
+    }
+}
+
+fn all_segments(store: &dyn MetadataStore, document: &Document) -> Vec<Segment> {
+    store
+        .list_segments(&document.id, Page::new(1, 100), None, None)
+        .expect("list segments")
+        .data
+}
+
+/// The document's counts match its segments.
+fn assert_counts(store: &dyn MetadataStore, document: &Document, what: &str) -> Document {
+    let stored = get_document(store, document);
+    let segments = all_segments(store, document);
+    let characters: u64 = segments.iter().map(|s| u64::from(s.word_count)).sum();
+    let tokens: u64 = segments.iter().map(|s| u64::from(s.tokens)).sum();
+    let completed = segments
+        .iter()
+        .filter(|s| s.status == SegmentStatus::Completed)
+        .count() as u64;
+    let count = segments.len() as u64;
+    assert_eq!(
+        (
+            stored.segment_count,
+            stored.total_segments,
+            stored.completed_segments,
+            stored.word_count,
+            stored.tokens
+        ),
+        (count, count, completed, characters, tokens),
+        "{what}: counts (segments, total, completed, characters, tokens) match the segments"
+    );
+    stored
+}
+
+pub fn segments_are_added_with_new_keys(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "Docs");
+    let other = create_dataset(store, "Other");
+    let document = add_document(store, &dataset.id, "a.txt");
+    let old_keys = all_keys(&index(store, &document, &segments(2, "old", 0)));
+    let before = version(store, &dataset.id);
+
+    let mut added = vec![
+        new_segment(99, "added one", 0),
+        new_segment(7, "added two", 0),
+    ];
+    added[1].answer = Some("an answer".to_owned());
+    let stored = store
+        .add_segments(&dataset.id, &document.id, &added, "editor")
+        .expect("add segments");
+    assert_eq!(stored.len(), 2);
+    assert_eq!(
+        stored.iter().map(|s| s.position).collect::<Vec<_>>(),
+        vec![3, 4],
+        "positions continue after the last segment"
+    );
+    assert_eq!(
+        stored
+            .iter()
+            .map(|s| s.content.as_str())
+            .collect::<Vec<_>>(),
+        vec!["added one", "added two"],
+        "in the order given"
+    );
+    for segment in &stored {
+        assert_eq!(segment.status, SegmentStatus::Indexing);
+        assert!(segment.indexing_at.is_some() && segment.completed_at.is_none());
+        assert_eq!(segment.created_by, "editor");
+        assert_eq!(
+            (segment.dataset_id.as_str(), segment.document_id.as_str()),
+            (dataset.id.as_str(), document.id.as_str())
+        );
+        assert!(segment.enabled);
+        assert_eq!(
+            store.segment(&dataset.id, &segment.id).unwrap().as_ref(),
+            Some(segment)
+        );
+    }
+    assert_eq!(stored[1].answer.as_deref(), Some("an answer"));
+    assert_eq!(stored[0].index_node_hash, "sha-added one");
+    let old_max = old_keys.iter().max().copied().unwrap_or(0);
+    assert!(
+        stored.iter().all(|s| s.key > old_max) && stored[0].key != stored[1].key,
+        "new, distinct keys"
+    );
+    let counted = assert_counts(store, &document, "after adding");
+    assert_eq!((counted.segment_count, counted.completed_segments), (4, 2));
+    assert_eq!(
+        counted.indexing_status,
+        IndexingStatus::Completed,
+        "the document stays published"
+    );
+    assert_eq!(
+        version(store, &dataset.id),
+        before,
+        "nothing new is searchable before it is completed"
+    );
+    let mut index_keys = old_keys.clone();
+    index_keys.extend(stored.iter().map(|s| s.key));
+    index_keys.sort_unstable();
+    assert_eq!(store.document_index_keys(&document.id).unwrap(), index_keys);
+
+    let mut tree = new_document(&dataset.id, "tree.txt");
+    tree.doc_form = DocForm::HierarchicalModel;
+    let tree = create_from(store, &tree);
+    index(store, &tree, &segments(1, "tree", 1));
+    let parents = store
+        .add_segments(&dataset.id, &tree.id, &segments(1, "parent", 3), "editor")
+        .expect("add a parent with children");
+    let children = store.child_chunks(&parents[0].id).unwrap();
+    assert_eq!(children.len(), 3, "children are stored with their segment");
+    assert!(
+        children
+            .iter()
+            .all(|child| child.kind == ChildChunkType::Automatic && child.key > parents[0].key)
+    );
+    assert_eq!(parents[0].position, 2);
+
+    assert!(
+        store
+            .add_segments(&dataset.id, &document.id, &[], "editor")
+            .unwrap()
+            .is_empty()
+    );
+    assert_not_found(
+        store.add_segments(&other.id, &document.id, &added, "editor"),
+        "a document of another dataset",
+    );
+    assert_not_found(
+        store.add_segments(&dataset.id, "missing", &added, "editor"),
+        "a missing document",
+    );
+    assert_not_found(
+        store.add_segments("missing", &document.id, &added, "editor"),
+        "a missing dataset",
+    );
+    assert_eq!(
+        all_segments(store, &document).len(),
+        4,
+        "failed adds add nothing"
+    );
+}
+
+pub fn segments_are_completed_with_one_bump(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "Docs");
+    let other = create_dataset(store, "Other");
+    let document = add_document(store, &dataset.id, "a.txt");
+    index(store, &document, &segments(1, "old", 0));
+    let added = store
+        .add_segments(&dataset.id, &document.id, &segments(3, "new", 0), "editor")
+        .unwrap();
+    let ids: Vec<String> = added.iter().map(|s| s.id.clone()).collect();
+    let before = version(store, &dataset.id);
+
+    assert_eq!(
+        store.complete_segments(&dataset.id, &[]).unwrap(),
+        before,
+        "nothing to complete"
+    );
+    let with_missing = vec![ids[0].clone(), "missing".to_owned()];
+    assert_not_found(
+        store.complete_segments(&dataset.id, &with_missing),
+        "a missing segment",
+    );
+    assert_not_found(
+        store.complete_segments(&other.id, &ids),
+        "segments of another dataset",
+    );
+    assert_not_found(
+        store.complete_segments("missing", &ids),
+        "a missing dataset",
+    );
+    assert_eq!(
+        store
+            .segment(&dataset.id, &ids[0])
+            .unwrap()
+            .map(|s| s.status),
+        Some(SegmentStatus::Indexing),
+        "a failed completion changes nothing"
+    );
+    assert_eq!(version(store, &dataset.id), before);
+
+    let after = store
+        .complete_segments(&dataset.id, &ids[..2])
+        .expect("complete two");
+    assert_eq!(after, before + 1, "one bump for the batch");
+    assert_eq!(version(store, &dataset.id), after);
+    for id in &ids[..2] {
+        let segment = store.segment(&dataset.id, id).unwrap().expect("segment");
+        assert_eq!(segment.status, SegmentStatus::Completed);
+        assert!(segment.completed_at.is_some());
+    }
+    assert_eq!(
+        store
+            .segment(&dataset.id, &ids[2])
+            .unwrap()
+            .map(|s| s.status),
+        Some(SegmentStatus::Indexing)
+    );
+    let counted = assert_counts(store, &document, "after completing");
+    assert_eq!(counted.completed_segments, 3);
+}
+
+pub fn segments_are_updated(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "Docs");
+    let other = create_dataset(store, "Other");
+    let document = add_document(store, &dataset.id, "a.txt");
+    let keys = index(store, &document, &segments(2, "old", 0));
+    let first = all_segments(store, &document).remove(0);
+    let v0 = version(store, &dataset.id);
+
+    let update = SegmentUpdate {
+        content: Some(content("brand new content here")),
+        by: "editor".to_owned(),
+        ..SegmentUpdate::default()
+    };
+    let updated = store
+        .update_segment(&dataset.id, &first.id, &update)
+        .expect("update content");
+    assert_eq!(updated.content, "brand new content here");
+    assert_eq!(
+        (
+            updated.word_count,
+            updated.tokens,
+            updated.index_node_hash.as_str()
+        ),
+        (22, 4, "sha-brand new content here")
+    );
+    assert_eq!(
+        updated.status,
+        SegmentStatus::Indexing,
+        "new content must be indexed"
+    );
+    assert!(updated.indexing_at.is_some());
+    assert_eq!(updated.completed_at, None);
+    assert_eq!(
+        (updated.key, updated.index_node_id.as_str()),
+        (keys[0].segment, first.index_node_id.as_str()),
+        "the key and index node id stay"
+    );
+    assert_eq!(
+        updated.keywords, first.keywords,
+        "fields left None are kept"
+    );
+    assert_eq!(
+        store.segment(&dataset.id, &first.id).unwrap(),
+        Some(updated.clone())
+    );
+    assert_counts(store, &document, "after a content change");
+    assert_eq!(
+        version(store, &dataset.id),
+        v0 + 1,
+        "retrieval sees the change"
+    );
+    store
+        .complete_segments(&dataset.id, std::slice::from_ref(&first.id))
+        .unwrap();
+
+    let update = SegmentUpdate {
+        answer: Some("the answer".to_owned()),
+        keywords: Some(vec!["alpha".to_owned(), "beta".to_owned()]),
+        ..SegmentUpdate::default()
+    };
+    let v1 = version(store, &dataset.id);
+    let updated = store
+        .update_segment(&dataset.id, &first.id, &update)
+        .expect("update answer and keywords");
+    assert_eq!(updated.answer.as_deref(), Some("the answer"));
+    assert_eq!(
+        updated.keywords,
+        vec!["alpha".to_owned(), "beta".to_owned()]
+    );
+    assert_eq!(
+        updated.status,
+        SegmentStatus::Completed,
+        "no new content, nothing to index"
+    );
+    assert_eq!(updated.content, "brand new content here");
+    assert_eq!(version(store, &dataset.id), v1 + 1);
+
+    let same = SegmentUpdate {
+        content: Some(content("brand new content here")),
+        ..SegmentUpdate::default()
+    };
+    let unchanged = store
+        .update_segment(&dataset.id, &first.id, &same)
+        .expect("same content");
+    assert_eq!(
+        unchanged.status,
+        SegmentStatus::Completed,
+        "the same content is no change"
+    );
+    assert_eq!(version(store, &dataset.id), v1 + 1, "nothing changed");
+
+    let disable = SegmentUpdate {
+        enabled: Some(false),
+        by: "bob".to_owned(),
+        ..SegmentUpdate::default()
+    };
+    let disabled = store
+        .update_segment(&dataset.id, &first.id, &disable)
+        .expect("disable");
+    assert!(!disabled.enabled);
+    assert!(disabled.disabled_at.is_some());
+    assert_eq!(disabled.disabled_by.as_deref(), Some("bob"));
+    assert_eq!(disabled.status, SegmentStatus::Completed);
+    assert_eq!(
+        version(store, &dataset.id),
+        v1 + 2,
+        "disabled segments are not returned"
+    );
+    let enable = SegmentUpdate {
+        enabled: Some(true),
+        by: "carol".to_owned(),
+        ..SegmentUpdate::default()
+    };
+    let enabled = store
+        .update_segment(&dataset.id, &first.id, &enable)
+        .expect("enable");
+    assert!(enabled.enabled);
+    assert_eq!((enabled.disabled_at, enabled.disabled_by), (None, None));
+    assert_eq!(version(store, &dataset.id), v1 + 3);
+    store
+        .update_segment(&dataset.id, &first.id, &enable)
+        .expect("enable again");
+    assert_eq!(
+        version(store, &dataset.id),
+        v1 + 3,
+        "enabling an enabled segment changes nothing"
+    );
+
+    assert_not_found(
+        store.update_segment(&other.id, &first.id, &enable),
+        "a segment of another dataset",
+    );
+    assert_not_found(
+        store.update_segment(&dataset.id, "missing", &enable),
+        "a missing segment",
+    );
+    assert_not_found(
+        store.update_segment("missing", &first.id, &enable),
+        "a missing dataset",
+    );
+
+    // A document that is not published: edits change no result.
+    let waiting = add_document(store, &dataset.id, "waiting.txt");
+    replace(store, &waiting, &segments(2, "draft", 0));
+    let draft = all_segments(store, &waiting).remove(0);
+    let before = version(store, &dataset.id);
+    let update = SegmentUpdate {
+        content: Some(content("rewritten draft")),
+        enabled: Some(false),
+        ..SegmentUpdate::default()
+    };
+    store
+        .update_segment(&dataset.id, &draft.id, &update)
+        .expect("update a draft");
+    assert_counts(store, &waiting, "after editing a draft");
+    assert_eq!(version(store, &dataset.id), before);
+}
+
+pub fn segments_are_deleted_and_keys_never_reused(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "Docs");
+    let other = create_dataset(store, "Other");
+    let mut new = new_document(&dataset.id, "tree.txt");
+    new.doc_form = DocForm::HierarchicalModel;
+    let document = create_from(store, &new);
+    let keys = index(store, &document, &segments(3, "tree", 2));
+    let listed = all_segments(store, &document);
+    let (first, last) = (listed[0].clone(), listed[2].clone());
+    let before = version(store, &dataset.id);
+
+    assert!(
+        !store.delete_segment(&other.id, &first.id).unwrap(),
+        "scoped to its dataset"
+    );
+    assert!(
+        store.segment(&dataset.id, &first.id).unwrap().is_some(),
+        "still there"
+    );
+    assert_not_found(
+        store.delete_segment("missing", &first.id),
+        "a missing dataset",
+    );
+    assert_eq!(version(store, &dataset.id), before);
+
+    assert!(
+        store
+            .delete_segment(&dataset.id, &last.id)
+            .expect("delete the last segment")
+    );
+    assert_eq!(
+        version(store, &dataset.id),
+        before + 1,
+        "a published segment is gone"
+    );
+    assert_eq!(store.segment(&dataset.id, &last.id).unwrap(), None);
+    assert!(
+        store.hydrate(&all_keys(&keys[2..])).unwrap().is_empty(),
+        "the segment and its children are gone"
+    );
+    assert!(store.child_chunks(&last.id).unwrap().is_empty());
+    let counted = assert_counts(store, &document, "after a delete");
+    assert_eq!(counted.segment_count, 2);
+    assert!(
+        !store.delete_segment(&dataset.id, &last.id).unwrap(),
+        "deleting twice is false"
+    );
+    assert_eq!(version(store, &dataset.id), before + 1);
+
+    // The freed position and keys are not handed out again.
+    let added = store
+        .add_segments(
+            &dataset.id,
+            &document.id,
+            &segments(1, "again", 1),
+            "editor",
+        )
+        .unwrap();
+    let max_before = all_keys(&keys).into_iter().max().unwrap_or(0);
+    let children = store.child_chunks(&added[0].id).unwrap();
+    assert!(
+        added[0].key > max_before && children.iter().all(|child| child.key > max_before),
+        "keys of deleted chunks are never reused"
+    );
+    assert_eq!(added[0].position, 3, "after the last remaining segment");
+    assert_counts(store, &document, "after adding again");
+
+    let waiting = add_document(store, &dataset.id, "waiting.txt");
+    replace(store, &waiting, &segments(2, "draft", 0));
+    let draft = all_segments(store, &waiting).remove(0);
+    let before = version(store, &dataset.id);
+    assert!(store.delete_segment(&dataset.id, &draft.id).unwrap());
+    assert_eq!(
+        version(store, &dataset.id),
+        before,
+        "an unpublished segment changes no result"
+    );
+    assert_eq!(
+        assert_counts(store, &waiting, "after deleting a draft").segment_count,
+        1
+    );
+}
+
+// ----- child chunk edits -----
+
+pub fn child_chunks_are_paged_and_edited(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "Docs");
+    let other = create_dataset(store, "Other");
+    let mut new = new_document(&dataset.id, "tree.txt");
+    new.doc_form = DocForm::HierarchicalModel;
+    let document = create_from(store, &new);
+    let keys = index(store, &document, &segments(2, "tree", 3));
+    let parents = all_segments(store, &document);
+    let parent = &parents[0];
+    let sibling = &parents[1];
+    let counts = get_document(store, &document);
+
+    let page = store
+        .list_child_chunks(&parent.id, Page::new(1, 2), None)
+        .expect("list children");
+    assert_eq!(
+        (
+            page.total,
+            page.data.len(),
+            page.has_more,
+            page.page,
+            page.limit
+        ),
+        (3, 2, true, 1, 2)
+    );
+    assert_eq!(
+        page.data.iter().map(|c| c.position).collect::<Vec<_>>(),
+        vec![1, 2],
+        "by position"
+    );
+    let page = store
+        .list_child_chunks(&parent.id, Page::new(2, 2), None)
+        .unwrap();
+    assert_eq!((page.data.len(), page.has_more), (1, false));
+    assert_eq!(page.data[0].content, "tree segment 1 / child 3");
+    let capped = store
+        .list_child_chunks(&parent.id, Page::new(0, 1000), None)
+        .unwrap();
+    assert_eq!((capped.page, capped.limit), (1, MAX_PAGE_LIMIT));
+    let found = store
+        .list_child_chunks(&parent.id, Page::default(), Some("CHILD 2"))
+        .unwrap();
+    assert_eq!(
+        (found.total, found.data[0].position),
+        (1, 2),
+        "keyword matches content, ignoring ASCII case"
+    );
+    assert_eq!(
+        store
+            .list_child_chunks(&parent.id, Page::default(), Some("%"))
+            .unwrap()
+            .total,
+        0,
+        "LIKE wildcards are literal"
+    );
+    assert_not_found(
+        store.list_child_chunks("missing", Page::default(), None),
+        "children of a missing segment",
+    );
+
+    let first = page_first_child(store, &parent.id);
+    assert_eq!(
+        store.child_chunk(&dataset.id, &first.id).unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.child_chunk(&other.id, &first.id).unwrap(),
+        None,
+        "scoped to its dataset"
+    );
+    assert_eq!(store.child_chunk(&dataset.id, "missing").unwrap(), None);
+
+    // Add: next position, customized, a new key; not searchable until completed.
+    let before = version(store, &dataset.id);
+    let max_key = all_keys(&keys).into_iter().max().unwrap_or(0);
+    let added = store
+        .add_child_chunk(&dataset.id, &parent.id, &content("a custom child"))
+        .expect("add a child");
+    assert_eq!(added.position, 4);
+    assert_eq!(added.kind, ChildChunkType::Customized);
+    assert!(added.key > max_key, "a new key");
+    assert_eq!(
+        (
+            added.segment_id.as_str(),
+            added.document_id.as_str(),
+            added.dataset_id.as_str()
+        ),
+        (
+            parent.id.as_str(),
+            document.id.as_str(),
+            dataset.id.as_str()
+        )
+    );
+    assert_eq!(
+        (
+            added.content.as_str(),
+            added.word_count,
+            added.tokens,
+            added.index_node_hash.as_str()
+        ),
+        ("a custom child", 14, 3, "sha-a custom child")
+    );
+    assert_eq!(version(store, &dataset.id), before);
+    assert_eq!(
+        store
+            .list_child_chunks(&parent.id, Page::default(), None)
+            .unwrap()
+            .total,
+        4
+    );
+    let hit = store.hydrate(&[added.key]).unwrap();
+    assert_eq!(
+        hit[0].child.as_ref().map(|c| c.id.as_str()),
+        Some(added.id.as_str())
+    );
+    let stored = get_document(store, &document);
+    assert_eq!(
+        (stored.segment_count, stored.word_count, stored.tokens),
+        (counts.segment_count, counts.word_count, counts.tokens),
+        "document counts come from segments"
+    );
+
+    // Update: same key, customized, bumps for a published document.
+    let updated = store
+        .update_child_chunk(
+            &dataset.id,
+            &parent.id,
+            &first.id,
+            &content("edited child text"),
+        )
+        .expect("update a child");
+    assert_eq!(
+        (updated.key, updated.position),
+        (first.key, first.position),
+        "key and position stay"
+    );
+    assert_eq!(updated.content, "edited child text");
+    assert_eq!(
+        (updated.word_count, updated.index_node_hash.as_str()),
+        (17, "sha-edited child text")
+    );
+    assert_eq!(
+        updated.kind,
+        ChildChunkType::Customized,
+        "an edited child is customized"
+    );
+    assert_eq!(
+        store.child_chunk(&dataset.id, &first.id).unwrap(),
+        Some(updated.clone())
+    );
+    assert_eq!(version(store, &dataset.id), before + 1);
+    assert_not_found(
+        store.update_child_chunk(&dataset.id, &sibling.id, &first.id, &content("x")),
+        "a child of another segment",
+    );
+    assert_not_found(
+        store.update_child_chunk(&dataset.id, &parent.id, "missing", &content("x")),
+        "a missing child",
+    );
+    assert_not_found(
+        store.update_child_chunk(&other.id, &parent.id, &first.id, &content("x")),
+        "a segment of another dataset",
+    );
+    assert_eq!(
+        store.child_chunk(&dataset.id, &first.id).unwrap(),
+        Some(updated),
+        "failed updates change nothing"
+    );
+
+    // Delete: bumps for a published document, false the second time.
+    let before = version(store, &dataset.id);
+    assert!(
+        !store
+            .delete_child_chunk(&dataset.id, &sibling.id, &first.id)
+            .unwrap(),
+        "not a child of that segment"
+    );
+    assert!(
+        store
+            .delete_child_chunk(&dataset.id, &parent.id, &first.id)
+            .expect("delete a child")
+    );
+    assert_eq!(version(store, &dataset.id), before + 1);
+    assert_eq!(store.child_chunk(&dataset.id, &first.id).unwrap(), None);
+    assert!(store.hydrate(&[first.key]).unwrap().is_empty());
+    assert!(
+        !store
+            .delete_child_chunk(&dataset.id, &parent.id, &first.id)
+            .unwrap(),
+        "deleting twice is false"
+    );
+    assert_eq!(version(store, &dataset.id), before + 1);
+    assert_eq!(
+        store
+            .list_child_chunks(&parent.id, Page::default(), None)
+            .unwrap()
+            .total,
+        3
+    );
+    assert_not_found(
+        store.delete_child_chunk(&dataset.id, "missing", &first.id),
+        "a missing segment",
+    );
+    assert_not_found(
+        store.add_child_chunk(&other.id, &parent.id, &content("x")),
+        "a segment of another dataset",
+    );
+    assert_not_found(
+        store.add_child_chunk("missing", &parent.id, &content("x")),
+        "a missing dataset",
+    );
+
+    // Another add after a delete: keys keep increasing.
+    let again = store
+        .add_child_chunk(&dataset.id, &parent.id, &content("another"))
+        .unwrap();
+    assert!(again.key > added.key, "keys are never reused");
+    assert_eq!(again.position, 5, "after the last child");
+}
+
+fn page_first_child(store: &dyn MetadataStore, segment_id: &str) -> ChildChunk {
+    store
+        .list_child_chunks(segment_id, Page::new(1, 1), None)
+        .expect("list children")
+        .data
+        .remove(0)
+}
+
+pub fn segment_children_are_replaced_with_new_keys(store: &dyn MetadataStore) {
+    let dataset = create_dataset(store, "Docs");
+    let mut new = new_document(&dataset.id, "tree.txt");
+    new.doc_form = DocForm::HierarchicalModel;
+    let document = create_from(store, &new);
+    let keys = index(store, &document, &segments(2, "tree", 2));
+    let parent = all_segments(store, &document).remove(0);
+    let before = version(store, &dataset.id);
+
+    let regenerated = new_segment(1, "regenerated parent", 3).children;
+    let update = SegmentUpdate {
+        content: Some(content("regenerated parent")),
+        children: Some(regenerated.clone()),
+        by: "editor".to_owned(),
+        ..SegmentUpdate::default()
+    };
+    let updated = store
+        .update_segment(&dataset.id, &parent.id, &update)
+        .expect("replace children");
+    assert_eq!(updated.status, SegmentStatus::Indexing);
+    assert_eq!(updated.key, parent.key, "the segment keeps its key");
+    let children = store.child_chunks(&parent.id).unwrap();
+    assert_eq!(
+        children
+            .iter()
+            .map(|c| c.content.clone())
+            .collect::<Vec<_>>(),
+        regenerated
+            .iter()
+            .map(|c| c.content.clone())
+            .collect::<Vec<_>>()
+    );
+    let max_key = all_keys(&keys).into_iter().max().unwrap_or(0);
+    assert!(
+        children.iter().all(|child| child.key > max_key),
+        "replaced children get new keys"
+    );
+    assert!(
+        children
+            .iter()
+            .all(|child| child.kind == ChildChunkType::Automatic)
+    );
+    assert!(
+        store.hydrate(&keys[0].children).unwrap().is_empty(),
+        "the old children are gone"
+    );
+    let mut expected: Vec<u64> = keys[1].children.clone();
+    expected.extend(children.iter().map(|child| child.key));
+    expected.sort_unstable();
+    assert_eq!(store.document_index_keys(&document.id).unwrap(), expected);
+    assert_eq!(version(store, &dataset.id), before + 1);
+
+    // Children alone (same content) also need indexing.
+    let sibling = all_segments(store, &document).remove(1);
+    let update = SegmentUpdate {
+        children: Some(Vec::new()),
+        ..SegmentUpdate::default()
+    };
+    let emptied = store
+        .update_segment(&dataset.id, &sibling.id, &update)
+        .expect("remove children");
+    assert_eq!(emptied.status, SegmentStatus::Indexing);
+    assert!(store.child_chunks(&sibling.id).unwrap().is_empty());
+    assert_eq!(emptied.content, sibling.content);
+    let after = store
+        .complete_segments(&dataset.id, &[parent.id.clone(), sibling.id.clone()])
+        .unwrap();
+    assert_eq!(after, version(store, &dataset.id));
+    assert_eq!(
+        assert_counts(store, &document, "after completing").completed_segments,
+        2
+    );
+}
+
+// ----- API keys -----
+
+fn new_api_key(name: &str, prefix: &str, hash: &str) -> NewApiKey {
+    NewApiKey {
+        name: name.to_owned(),
+        prefix: prefix.to_owned(),
+        token_hash: hash.to_owned(),
+        datasets: Vec::new(),
+    }
+}
+
+pub fn api_keys_are_created_and_found_by_hash(store: &dyn MetadataStore) {
+    assert!(store.list_api_keys().unwrap().is_empty());
+    let dataset = create_dataset(store, "Docs");
+    let mut new = new_api_key("ci", "dataset-AbCd", "hash-1");
+    new.datasets = vec![dataset.id.clone(), "another".to_owned()];
+    let key = store.create_api_key(&new).expect("create key");
+    assert!(
+        uuid::Uuid::parse_str(&key.id).is_ok(),
+        "the id is a UUID: {}",
+        key.id
+    );
+    assert_eq!(
+        (key.name.as_str(), key.prefix.as_str()),
+        ("ci", "dataset-AbCd")
+    );
+    assert_eq!(key.datasets, new.datasets, "datasets in order");
+    assert!(key.created_at > 0);
+    assert_eq!((key.last_used_at, key.revoked_at), (None, None));
+    assert_eq!(store.api_key_by_hash("hash-1").unwrap(), Some(key.clone()));
+    assert_eq!(store.api_key_by_hash("hash-2").unwrap(), None);
+
+    let all = store
+        .create_api_key(&new_api_key("all", "dataset-Qrst", "hash-2"))
+        .expect("a key for every dataset");
+    assert!(all.datasets.is_empty(), "empty means every dataset");
+
+    assert_invalid(
+        store.create_api_key(&new_api_key("again", "dataset-Zzzz", "hash-1")),
+        "a token hash already stored",
+    );
+    assert_invalid(
+        store.create_api_key(&new_api_key("", "dataset-Zzzz", "hash-3")),
+        "an empty name",
+    );
+    assert_invalid(
+        store.create_api_key(&new_api_key(&"n".repeat(256), "dataset-Zzzz", "hash-3")),
+        "a 256-character name",
+    );
+    store
+        .create_api_key(&new_api_key(&"é".repeat(255), "dataset-Long", "hash-4"))
+        .expect("255 characters (not bytes) are allowed");
+    assert_invalid(
+        store.create_api_key(&new_api_key("x", "", "hash-5")),
+        "an empty prefix",
+    );
+    assert_invalid(
+        store.create_api_key(&new_api_key("x", "dataset-Zzzz", "")),
+        "an empty hash",
+    );
+    let listed = store.list_api_keys().unwrap();
+    assert_eq!(listed.len(), 3, "failed creations store nothing");
+    assert_eq!(listed[0], key, "oldest first");
+    assert_eq!(listed[1], all);
+}
+
+pub fn api_keys_are_revoked_by_id_or_prefix(store: &dyn MetadataStore) {
+    let first = store
+        .create_api_key(&new_api_key("first", "dataset-AbCd", "h1"))
+        .unwrap();
+    let second = store
+        .create_api_key(&new_api_key("second", "dataset-AbCd", "h2"))
+        .unwrap();
+    let third = store
+        .create_api_key(&new_api_key("third", "dataset-XyZw", "h3"))
+        .unwrap();
+
+    let ambiguous = store.revoke_api_key("dataset-AbCd");
+    match &ambiguous {
+        Err(StoreError::Invalid(message)) => assert!(
+            message.contains("dataset-AbCd"),
+            "the message names the prefix: {message}"
+        ),
+        other => panic!("an ambiguous prefix should be Invalid, got {other:?}"),
+    }
+    assert!(
+        store
+            .list_api_keys()
+            .unwrap()
+            .iter()
+            .all(|key| key.revoked_at.is_none()),
+        "an ambiguous prefix revokes nothing"
+    );
+
+    assert!(store.revoke_api_key(&first.id).expect("revoke by id"));
+    let revoked = store.api_key_by_hash("h1").unwrap().expect("still found");
+    assert!(
+        revoked.revoked_at.is_some_and(|at| at >= first.created_at),
+        "revoked keys are found, with revoked_at"
+    );
+    assert!(
+        !store.revoke_api_key(&first.id).unwrap(),
+        "already revoked: nothing to revoke"
+    );
+    assert_eq!(
+        store.api_key_by_hash("h1").unwrap(),
+        Some(revoked),
+        "revoked_at is kept"
+    );
+
+    assert!(
+        store
+            .revoke_api_key("dataset-AbCd")
+            .expect("the prefix now names one live key"),
+        "revoke by prefix"
+    );
+    assert!(
+        store
+            .api_key_by_hash("h2")
+            .unwrap()
+            .is_some_and(|key| key.revoked_at.is_some())
+    );
+    assert!(
+        store
+            .api_key_by_hash("h3")
+            .unwrap()
+            .is_some_and(|key| key.revoked_at.is_none()),
+        "other keys are untouched"
+    );
+    assert!(
+        !store.revoke_api_key("dataset-AbCd").unwrap(),
+        "no live key left"
+    );
+    assert!(
+        !store.revoke_api_key("dataset-").unwrap(),
+        "a prefix matches exactly"
+    );
+    assert!(!store.revoke_api_key("unknown").unwrap());
+    assert!(!store.revoke_api_key("").unwrap());
+    assert!(store.revoke_api_key(&third.id).unwrap());
+
+    let listed = store.list_api_keys().unwrap();
+    assert_eq!(
+        listed.iter().map(|key| key.id.as_str()).collect::<Vec<_>>(),
+        vec![first.id.as_str(), second.id.as_str(), third.id.as_str()],
+        "revoked keys are listed"
+    );
+    assert!(listed.iter().all(|key| key.revoked_at.is_some()));
+}
+
+pub fn api_key_use_is_recorded(store: &dyn MetadataStore) {
+    let key = store
+        .create_api_key(&new_api_key("ci", "dataset-AbCd", "h1"))
+        .unwrap();
+    let other = store
+        .create_api_key(&new_api_key("other", "dataset-Efgh", "h2"))
+        .unwrap();
+    store.touch_api_key(&key.id).expect("touch");
+    let touched = store.api_key_by_hash("h1").unwrap().expect("key");
+    assert!(
+        touched.last_used_at.is_some_and(|at| at >= key.created_at),
+        "last_used_at is set: {touched:?}"
+    );
+    assert_eq!(
+        ApiKey {
+            last_used_at: None,
+            ..touched
+        },
+        key,
+        "nothing else changes"
+    );
+    assert_eq!(
+        store.api_key_by_hash("h2").unwrap(),
+        Some(other),
+        "only that key"
+    );
+    assert_not_found(store.touch_api_key("missing"), "touching a missing key");
 }

@@ -143,6 +143,17 @@ pub trait MetadataStore: Send + Sync {
     /// Progress report while indexing.
     fn set_completed_segments(&self, document_id: &str, completed: u64) -> StoreResult<()>;
 
+    /// Progress report while indexing, in indexed chunks: `completed` of `total`.
+    fn set_segment_progress(
+        &self,
+        document_id: &str,
+        completed: u64,
+        total: u64,
+    ) -> StoreResult<()> {
+        let _ = total;
+        self.set_completed_segments(document_id, completed)
+    }
+
     /// Publishes indexed documents in one durable transaction: documents completed, their segments
     /// completed, their jobs done, the dataset version bumped once. Returns the new version (the current
     /// one, unchanged, for an empty list).
@@ -258,190 +269,144 @@ pub trait MetadataStore: Send + Sync {
     /// Claims up to `limit` queued jobs of one dataset, with their documents, oldest first: the dataset
     /// is that of the oldest queued job whose dataset is not in `busy` (datasets another worker of this
     /// process is indexing). The jobs become running (one more attempt each). Atomic: two workers never
-    /// claim the same job. Empty when nothing is queued outside `busy`.
+    /// claim the same job. Empty when nothing is queued outside `busy`, or when `limit` is 0.
     fn claim_jobs(
         &self,
         limit: usize,
         busy: &[String],
-    ) -> StoreResult<Vec<(IndexingJob, Document)>> {
-        let _ = (limit, busy);
-        Err(StoreError::Invalid("claim_jobs: not implemented".into()))
-    }
+    ) -> StoreResult<Vec<(IndexingJob, Document)>>;
 
-    /// Puts running jobs back in the queue (their documents back to `waiting`), after a failure that was
-    /// not the document's fault; jobs that are no longer running are left alone.
-    fn requeue_jobs(&self, job_ids: &[String]) -> StoreResult<()> {
-        let _ = job_ids;
-        Err(StoreError::Invalid("requeue_jobs: not implemented".into()))
-    }
+    /// Puts running jobs back in the queue, in their old place (their documents back to `waiting`, as
+    /// [`MetadataStore::set_indexing_status`] does it), after a failure that was not the document's
+    /// fault. Jobs that are not running, and unknown ids, are left alone. One transaction.
+    fn requeue_jobs(&self, job_ids: &[String]) -> StoreResult<()>;
 
-    /// Number of queued jobs (the indexing queue depth).
-    fn queued_jobs(&self) -> StoreResult<u64> {
-        Err(StoreError::Invalid("queued_jobs: not implemented".into()))
-    }
+    /// Number of queued jobs (the indexing queue depth); running jobs are not counted.
+    fn queued_jobs(&self) -> StoreResult<u64>;
 
     // ----- document updates -----
 
-    /// Applies a document update. With a new text or process rule, the document goes back to `waiting`
-    /// (lifecycle timestamps, error and counts cleared, `batch` set to `update.batch`), its text is
-    /// replaced and a job is queued, in one transaction; leaving completed bumps the version. A rename
-    /// alone changes the name (and bumps the version, as `document_name` is filterable) and queues
-    /// nothing. Returns the document and the queued job, if any.
+    /// Applies a document update in one transaction. A new name is checked like at creation
+    /// ([`StoreError::Invalid`]). With a new text or process rule, the document goes back to `waiting`
+    /// (lifecycle timestamps, error and counts cleared, its segments and child chunks deleted, `batch`
+    /// set to `update.batch`), its text and content hash are replaced, its pending jobs end as failed
+    /// (superseded) and a new job is queued; leaving completed bumps the version. A rename alone (a new
+    /// name or source: built-in filter fields) changes the document, bumps the version and queues
+    /// nothing; `doc_language` and `data_source_type` alone change no result. The version is bumped at
+    /// most once. Returns the document and the queued job, if any.
     fn update_document(
         &self,
         dataset_id: &str,
         document_id: &str,
         update: &DocumentUpdate,
-    ) -> StoreResult<(Document, Option<IndexingJob>)> {
-        let _ = (dataset_id, document_id, update);
-        Err(StoreError::Invalid(
-            "update_document: not implemented".into(),
-        ))
-    }
+    ) -> StoreResult<(Document, Option<IndexingJob>)>;
 
     // ----- segment and child chunk edits (Dify's segment API) -----
+    //
+    // A document's counts (segments, characters, tokens, completed segments) always match its segments
+    // after an edit. Edits that change what retrieval returns from a completed document bump the version;
+    // new chunks are not searchable before they are indexed and completed with
+    // [`MetadataStore::complete_segments`], which bumps it. Dify's rules about which documents may be
+    // edited (completed, enabled) are the caller's.
 
-    /// Appends segments (with their children) to a document, positions continuing after its last
-    /// segment, status `indexing`; updates the document's counts. Returns them, with their new keys, in
-    /// the order given.
+    /// Appends segments (with their children, type `automatic`) to a document under new chunk keys,
+    /// positions continuing after its last segment (`NewSegment::position` is ignored; children keep
+    /// theirs), status `indexing`, `created_by` = `by`; updates the document's counts. Returns them in the
+    /// order given. [`StoreError::NotFound`] for an unknown dataset, or a document not in it.
     fn add_segments(
         &self,
         dataset_id: &str,
         document_id: &str,
         segments: &[NewSegment],
         by: &str,
-    ) -> StoreResult<Vec<Segment>> {
-        let _ = (dataset_id, document_id, segments, by);
-        Err(StoreError::Invalid("add_segments: not implemented".into()))
-    }
+    ) -> StoreResult<Vec<Segment>>;
 
-    /// Applies a segment update (content, answer, keywords, enabled, children replaced) in one
-    /// transaction; a content change sets status `indexing` until [`MetadataStore::complete_segments`].
-    /// Replaced children get new keys. Updates the document's counts.
+    /// Applies a segment update in one transaction. A content different from the current one replaces
+    /// content, word count, tokens and `index_node_hash` (the key and `index_node_id` stay); new content
+    /// or `children` (replaced, under new keys, type `automatic`) set status `indexing` and `indexing_at`
+    /// (and clear `completed_at`) until [`MetadataStore::complete_segments`]. `enabled: Some(false)`
+    /// records `disabled_at` and `disabled_by` = `update.by`, `Some(true)` clears them. Updates the
+    /// document's counts; bumps the version if the document is completed and anything changed.
+    /// [`StoreError::NotFound`] for an unknown dataset or a segment not in it.
     fn update_segment(
         &self,
         dataset_id: &str,
         segment_id: &str,
         update: &SegmentUpdate,
-    ) -> StoreResult<Segment> {
-        let _ = (dataset_id, segment_id, update);
-        Err(StoreError::Invalid(
-            "update_segment: not implemented".into(),
-        ))
-    }
+    ) -> StoreResult<Segment>;
 
-    /// Deletes a segment with its child chunks; false if there was none. Updates the document's counts
-    /// and bumps the version.
-    fn delete_segment(&self, dataset_id: &str, segment_id: &str) -> StoreResult<bool> {
-        let _ = (dataset_id, segment_id);
-        Err(StoreError::Invalid(
-            "delete_segment: not implemented".into(),
-        ))
-    }
+    /// Deletes a segment with its child chunks; false if the dataset has no such segment
+    /// ([`StoreError::NotFound`] for an unknown dataset). Updates the document's counts and bumps the
+    /// version if the document is completed. Deleted keys are never reused.
+    fn delete_segment(&self, dataset_id: &str, segment_id: &str) -> StoreResult<bool>;
 
-    /// Marks segments `completed` (stamping `completed_at`) once their chunks are in both indexes, and
-    /// bumps the dataset's version, in one transaction. Returns the new version.
-    fn complete_segments(&self, dataset_id: &str, segment_ids: &[String]) -> StoreResult<u64> {
-        let _ = (dataset_id, segment_ids);
-        Err(StoreError::Invalid(
-            "complete_segments: not implemented".into(),
-        ))
-    }
+    /// Marks segments `completed` (stamping `completed_at`, clearing `error`) once their chunks are in
+    /// both indexes, updates their documents' completed counts and bumps the dataset's version once, in
+    /// one transaction. All or nothing: a segment not in the dataset is [`StoreError::NotFound`]. Returns
+    /// the new version (the current one, unchanged, for an empty list).
+    fn complete_segments(&self, dataset_id: &str, segment_ids: &[String]) -> StoreResult<u64>;
 
     /// One child chunk of the dataset.
-    fn child_chunk(&self, dataset_id: &str, child_id: &str) -> StoreResult<Option<ChildChunk>> {
-        let _ = (dataset_id, child_id);
-        Err(StoreError::Invalid("child_chunk: not implemented".into()))
-    }
+    fn child_chunk(&self, dataset_id: &str, child_id: &str) -> StoreResult<Option<ChildChunk>>;
 
-    /// A segment's child chunks by position, paged; `keyword` matches a substring of the content.
+    /// A segment's child chunks by position, paged like [`MetadataStore::list_segments`]; `keyword`
+    /// matches a substring of the content. [`StoreError::NotFound`] for an unknown segment.
     fn list_child_chunks(
         &self,
         segment_id: &str,
         page: Page,
         keyword: Option<&str>,
-    ) -> StoreResult<Paged<ChildChunk>> {
-        let _ = (segment_id, page, keyword);
-        Err(StoreError::Invalid(
-            "list_child_chunks: not implemented".into(),
-        ))
-    }
+    ) -> StoreResult<Paged<ChildChunk>>;
 
-    /// Appends a child chunk (type `customized`) to a segment; updates the document's counts.
+    /// Appends a child chunk (type `customized`, next position, a new chunk key) to a segment. The
+    /// document's counts come from its segments and do not change; nothing is searchable before
+    /// [`MetadataStore::complete_segments`]. [`StoreError::NotFound`] for an unknown dataset or a segment
+    /// not in it.
     fn add_child_chunk(
         &self,
         dataset_id: &str,
         segment_id: &str,
         content: &SegmentContent,
-    ) -> StoreResult<ChildChunk> {
-        let _ = (dataset_id, segment_id, content);
-        Err(StoreError::Invalid(
-            "add_child_chunk: not implemented".into(),
-        ))
-    }
+    ) -> StoreResult<ChildChunk>;
 
-    /// Replaces a child chunk's content (type becomes `customized`). Its key stays. Returns it.
+    /// Replaces a child chunk's content (type becomes `customized`). Its key stays. Bumps the version if
+    /// the content changed and the document is completed. Returns it. [`StoreError::NotFound`] for an
+    /// unknown dataset, a segment not in it, or a child chunk not of that segment.
     fn update_child_chunk(
         &self,
         dataset_id: &str,
         segment_id: &str,
         child_id: &str,
         content: &SegmentContent,
-    ) -> StoreResult<ChildChunk> {
-        let _ = (dataset_id, segment_id, child_id, content);
-        Err(StoreError::Invalid(
-            "update_child_chunk: not implemented".into(),
-        ))
-    }
+    ) -> StoreResult<ChildChunk>;
 
-    /// Deletes a child chunk; false if there was none. Bumps the version.
+    /// Deletes a child chunk; false if the segment has no such child ([`StoreError::NotFound`] for an
+    /// unknown dataset or a segment not in it). Bumps the version if the document is completed.
     fn delete_child_chunk(
         &self,
         dataset_id: &str,
         segment_id: &str,
         child_id: &str,
-    ) -> StoreResult<bool> {
-        let _ = (dataset_id, segment_id, child_id);
-        Err(StoreError::Invalid(
-            "delete_child_chunk: not implemented".into(),
-        ))
-    }
+    ) -> StoreResult<bool>;
 
     // ----- API keys -----
 
-    /// Stores a new API key (its hash only). The name is 1 to 255 characters.
-    fn create_api_key(&self, new: &NewApiKey) -> StoreResult<ApiKey> {
-        let _ = new;
-        Err(StoreError::Invalid(
-            "create_api_key: not implemented".into(),
-        ))
-    }
+    /// Stores a new API key (its hash only). The name is 1 to 255 characters, the prefix and hash are
+    /// not empty, and the hash is not already stored ([`StoreError::Invalid`]).
+    fn create_api_key(&self, new: &NewApiKey) -> StoreResult<ApiKey>;
 
     /// The key with this token hash, revoked or not (callers check `revoked_at`).
-    fn api_key_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiKey>> {
-        let _ = token_hash;
-        Err(StoreError::Invalid(
-            "api_key_by_hash: not implemented".into(),
-        ))
-    }
+    fn api_key_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiKey>>;
 
     /// Every key, revoked ones included, oldest first.
-    fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
-        Err(StoreError::Invalid("list_api_keys: not implemented".into()))
-    }
+    fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
 
-    /// Revokes the key with this id or this prefix (a unique one); false if none matched. Revoking is
-    /// permanent.
-    fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<bool> {
-        let _ = id_or_prefix;
-        Err(StoreError::Invalid(
-            "revoke_api_key: not implemented".into(),
-        ))
-    }
+    /// Revokes the live (unrevoked) key with this id, or else the one live key with exactly this prefix;
+    /// true if a key was revoked, false if no live key matched (unknown, or already revoked). A prefix
+    /// shared by several live keys is [`StoreError::Invalid`] and revokes nothing. Revoking is permanent.
+    fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<bool>;
 
-    /// Records a use of the key (at most once a minute is enough; callers may skip writes).
-    fn touch_api_key(&self, id: &str) -> StoreResult<()> {
-        let _ = id;
-        Err(StoreError::Invalid("touch_api_key: not implemented".into()))
-    }
+    /// Records a use of the key now (`last_used_at`; at most once a minute is enough, callers may skip
+    /// writes). [`StoreError::NotFound`] for an unknown id.
+    fn touch_api_key(&self, id: &str) -> StoreResult<()>;
 }

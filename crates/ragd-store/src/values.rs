@@ -50,6 +50,18 @@ pub(crate) fn validate_document_name(name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Longest API key name, in characters.
+const MAX_API_KEY_NAME_CHARS: usize = 255;
+
+pub(crate) fn validate_api_key_name(name: &str) -> Result<(), StoreError> {
+    if name.trim().is_empty() || name.chars().count() > MAX_API_KEY_NAME_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "API key name must be between 1 to {MAX_API_KEY_NAME_CHARS} characters."
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a metadata value against its field type and returns it in stored form, `None` for `null`
 /// (no value).
 ///

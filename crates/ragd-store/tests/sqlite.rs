@@ -193,3 +193,77 @@ fn stores_are_usable_as_trait_objects_across_threads() {
     let created = worker.join().unwrap();
     assert_eq!(shared.dataset_by_name("Docs").unwrap(), Some(created));
 }
+
+#[test]
+fn a_version_1_database_is_migrated_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.db");
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection
+            .execute_batch(include_str!("../migrations/0001_initial.sql"))
+            .unwrap();
+        connection
+            .pragma_update(None, "user_version", 1)
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO datasets (id, name, description, permission, provider, \
+                     lexical_analyzer, doc_form, built_in_field_enabled, enable_api, version, \
+                     created_by, created_at, updated_at) \
+                 VALUES ('ds-1', 'Old', '', 'only_me', 'vendor', 'english', 'text_model', 0, 1, 3, \
+                     '', 1, 1)",
+                [],
+            )
+            .unwrap();
+    }
+    assert_eq!(SqliteStore::schema_version(), 2);
+    let store = SqliteStore::open(&path).expect("migrate from version 1");
+    let version: usize = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SqliteStore::schema_version());
+    assert_eq!(
+        store.dataset("ds-1").unwrap().map(|d| (d.name, d.version)),
+        Some(("Old".to_owned(), 3)),
+        "data survives the migration"
+    );
+    let key = store
+        .create_api_key(&ragd_core::dataset::NewApiKey {
+            name: "ci".to_owned(),
+            prefix: "dataset-AbCd".to_owned(),
+            token_hash: "h".to_owned(),
+            datasets: vec!["ds-1".to_owned()],
+        })
+        .expect("the new table exists");
+    drop(store);
+    let store = SqliteStore::open(&path).expect("reopen at version 2");
+    assert_eq!(store.list_api_keys().unwrap(), vec![key]);
+}
+
+#[test]
+fn claims_use_the_job_indexes() {
+    let (store, dir) = temp_store();
+    drop(store);
+    let connection = rusqlite::Connection::open(dir.path().join("meta.db")).unwrap();
+    let plan = |sql: &str| -> String {
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let details: Vec<String> = statement
+            .query_map([], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        details.join("; ")
+    };
+    let batch = plan(
+        "SELECT seq FROM indexing_jobs WHERE state = 'queued' AND dataset_id = 'd' \
+         ORDER BY seq LIMIT 8",
+    );
+    assert!(
+        batch.contains("indexing_jobs_by_state_dataset") && !batch.contains("TEMP B-TREE"),
+        "a batch of one dataset is read from (state, dataset_id, seq): {batch}"
+    );
+}

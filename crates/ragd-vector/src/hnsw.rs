@@ -290,6 +290,39 @@ impl HnswIndex {
         Ok(normalized(query))
     }
 
+    /// Removes `keys` (absent ones are skipped) from the store and the graph; returns how many were
+    /// present. The store is the source of truth: if the graph refuses a removal it is dropped (searches
+    /// go exact) and rebuilt by the next write.
+    fn remove_keys(&self, state: &mut State, keys: &[u64]) -> usize {
+        let mut removed = 0;
+        let mut graph_error = None;
+        for &key in keys {
+            if !state.store.remove(key) {
+                continue;
+            }
+            removed += 1;
+            if let Some(graph) = &mut state.graph
+                && let Err(error) = graph.remove(key)
+            {
+                graph_error = Some(error);
+                state.graph = None;
+            }
+        }
+        if removed == 0 {
+            return 0;
+        }
+        state.version += 1;
+        if let Some(error) = graph_error {
+            tracing::warn!(%error, "vector graph removal failed; dropping the graph");
+        }
+        // Best effort: a failed rebuild leaves no graph (exact search) and is retried on the next write.
+        if let Err(error) = self.repair_graph(state) {
+            tracing::warn!(%error, "vector graph rebuild failed; searching exactly until the next write");
+            state.graph = None;
+        }
+        removed
+    }
+
     /// Rebuilds the graph if a failure dropped it or removals left it mostly tombstones.
     fn repair_graph(&self, state: &mut State) -> Result<(), VectorError> {
         let stale = match &state.graph {
@@ -520,33 +553,23 @@ impl VectorIndex for HnswIndex {
 
     fn delete_document(&self, document: u64) -> Result<usize, VectorError> {
         let mut guard = self.write();
-        let state = &mut *guard;
-        let keys = state.store.document_keys(document);
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        state.version += 1;
-        let mut graph_error = None;
-        for &key in &keys {
-            state.store.remove(key);
-            if let Some(graph) = &mut state.graph
-                && let Err(error) = graph.remove(key)
-            {
-                graph_error = Some(error);
-                state.graph = None;
-            }
-        }
-        if let Some(error) = graph_error {
-            tracing::warn!(%error, "vector graph removal failed; dropping the graph");
-        }
-        // Best effort: a failed rebuild leaves no graph (exact search) and is retried on the next write.
-        if let Err(error) = self.repair_graph(state) {
-            tracing::warn!(%error, "vector graph rebuild failed; searching exactly until the next write");
-            state.graph = None;
-        }
+        let keys = guard.store.document_keys(document);
+        let removed = self.remove_keys(&mut guard, &keys);
         drop(guard);
-        self.calibrate_if_due();
-        Ok(keys.len())
+        if removed > 0 {
+            self.calibrate_if_due();
+        }
+        Ok(removed)
+    }
+
+    fn delete_keys(&self, keys: &[u64]) -> Result<usize, VectorError> {
+        let mut guard = self.write();
+        let removed = self.remove_keys(&mut guard, keys);
+        drop(guard);
+        if removed > 0 {
+            self.calibrate_if_due();
+        }
+        Ok(removed)
     }
 
     fn search(

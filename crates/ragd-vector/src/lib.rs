@@ -22,7 +22,8 @@ pub use calibrate::Calibration;
 pub use error::VectorError;
 pub use hnsw::{HnswIndex, HnswOptions};
 
-/// One vector to insert: `key` identifies it (a segment), `document` groups it for deletion and filtering.
+/// One vector to insert: `key` identifies it (a segment) and deletes it alone, `document` groups it for
+/// deletion and filtering.
 #[derive(Debug, Clone, Copy)]
 pub struct VectorEntry<'a> {
     pub key: u64,
@@ -55,6 +56,10 @@ pub trait VectorIndex: Send + Sync {
 
     /// Removes every vector of a document; returns how many.
     fn delete_document(&self, document: u64) -> Result<usize, VectorError>;
+
+    /// Removes the vectors with these keys, whatever their document (absent keys are ignored); returns
+    /// how many were removed.
+    fn delete_keys(&self, keys: &[u64]) -> Result<usize, VectorError>;
 
     /// Top-k by cosine similarity, best first (ties by key ascending).
     ///

@@ -3,6 +3,7 @@
 //! from the configured model cache (the test command fetches the model first).
 
 mod datasets;
+mod edits;
 mod explain;
 mod filters;
 mod pipeline;

@@ -63,6 +63,81 @@ fn delete_document_removes_all_its_entries_at_commit() {
 }
 
 #[test]
+fn delete_keys_removes_only_those_entries_at_commit() {
+    let (_dir, index) = temp_index(Analyzer::English);
+    add_committed(
+        &index,
+        &[
+            (1, 7, "red fox"),
+            (2, 7, "brown fox"),
+            (3, 8, "grey fox"),
+            (4, 8, "arctic fox"),
+        ],
+    );
+    // Keys of two documents, an absent key and a duplicate.
+    index.delete_keys(&[2, 4, 99, 4]).unwrap();
+    index.delete_keys(&[]).unwrap();
+    assert_eq!(
+        index.search("fox", 10, None).unwrap().len(),
+        4,
+        "deletion is staged until commit"
+    );
+    index.commit().unwrap();
+    assert_eq!(keys(&index.search("fox", 10, None).unwrap()), [1, 3]);
+    assert_eq!(index.num_entries(), 2);
+    assert_eq!(index.document_keys(7).unwrap(), [1]);
+    assert_eq!(index.document_keys(8).unwrap(), [3]);
+    assert_eq!(index.score_keys("brown fox", &[2, 1]).unwrap()[0], None);
+    assert!(index.search("brown", 10, None).unwrap().is_empty());
+    assert!(index.search("arctic", 10, None).unwrap().is_empty());
+}
+
+#[test]
+fn delete_keys_then_add_in_one_commit_replaces_the_entry() {
+    let (_dir, index) = temp_index(Analyzer::English);
+    add_committed(&index, &[(1, 5, "old text about whales"), (2, 5, "krill")]);
+    index.delete_keys(&[1]).unwrap();
+    index
+        .add(&entries_of(&[(1, 5, "new text about dolphins")]))
+        .unwrap();
+    index.commit().unwrap();
+    assert!(index.search("whales", 10, None).unwrap().is_empty());
+    assert_eq!(keys(&index.search("dolphins", 10, None).unwrap()), [1]);
+    assert_eq!(index.document_keys(5).unwrap(), [1, 2]);
+    // An add staged before the deletion is deleted by it.
+    index.add(&entries_of(&[(3, 5, "staged squid")])).unwrap();
+    index.delete_keys(&[3]).unwrap();
+    index.commit().unwrap();
+    assert!(index.search("squid", 10, None).unwrap().is_empty());
+}
+
+#[test]
+fn rolled_back_key_deletions_are_dropped_and_committed_ones_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lexical");
+    {
+        let index = LexicalIndex::open_or_create(&path, Analyzer::English).unwrap();
+        add_committed(
+            &index,
+            &[
+                (1, 1, "durable words"),
+                (2, 1, "doomed words"),
+                (3, 2, "kept words"),
+            ],
+        );
+        index.delete_keys(&[3]).unwrap();
+        index.rollback().unwrap();
+        index.delete_keys(&[2]).unwrap();
+        index.commit().unwrap();
+        index.delete_keys(&[1]).unwrap();
+        // Never committed.
+    }
+    let index = LexicalIndex::open_or_create(&path, Analyzer::English).unwrap();
+    assert_eq!(keys(&index.search("words", 10, None).unwrap()), [1, 3]);
+    assert_eq!(index.document_keys(1).unwrap(), [1]);
+}
+
+#[test]
 fn reindexing_a_document_replaces_its_entries() {
     let (_dir, index) = temp_index(Analyzer::English);
     add_committed(&index, &[(1, 5, "old text about whales")]);

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use ragd_core::dataset::{
-    ChildChunk, ChildChunkType, ChunkKeys, DocForm, Document, HydratedChunk, NewSegment, Page,
-    Paged, Segment, SegmentStatus,
+    ChildChunk, ChildChunkType, ChunkKeys, DocForm, Document, HydratedChunk, NewChildChunk,
+    NewSegment, Page, Paged, Segment, SegmentStatus, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -27,75 +27,10 @@ pub(super) fn replace(
     let document = documents::require(conn, document_id)?;
     conn.prepare_cached("DELETE FROM segments WHERE document_id = ?1")?
         .execute([document_id])?;
-
-    let chunk_count: usize = segments
-        .iter()
-        .map(|segment| 1 + segment.children.len())
-        .sum();
-    let mut next_key = allocate_chunk_keys(conn, chunk_count as u64)?;
     let now = now();
-    let mut insert_segment = conn.prepare_cached(
-        "INSERT INTO segments (key, id, dataset_id, document_id, position, content, answer, \
-             word_count, tokens, keywords, index_node_id, index_node_hash, hit_count, enabled, status, \
-             created_by, created_at, updated_at, indexing_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, 1, ?13, ?14, ?15, ?15, ?15)",
-    )?;
-    let mut insert_child = conn.prepare_cached(
-        "INSERT INTO child_chunks (key, id, segment_id, document_id, dataset_id, position, content, \
-             word_count, tokens, index_node_hash, kind, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-    )?;
-    let mut keys = Vec::with_capacity(segments.len());
-    let (mut word_count, mut tokens) = (0_u64, 0_u64);
-    for segment in segments {
-        let segment_key = next_key;
-        next_key += 1;
-        let segment_id = new_id();
-        let keywords = serde_json::to_string(&segment.keywords)
-            .map_err(|error| StoreError::Invalid(format!("segment keywords: {error}")))?;
-        insert_segment.execute(params![
-            segment_key,
-            segment_id,
-            document.dataset_id,
-            document_id,
-            segment.position,
-            segment.content,
-            segment.answer,
-            segment.word_count,
-            segment.tokens,
-            keywords,
-            new_id(),
-            segment.hash,
-            SegmentStatus::Indexing.as_str(),
-            document.created_by,
-            now,
-        ])?;
-        let mut child_keys = Vec::with_capacity(segment.children.len());
-        for child in &segment.children {
-            insert_child.execute(params![
-                next_key,
-                new_id(),
-                segment_id,
-                document_id,
-                document.dataset_id,
-                child.position,
-                child.content,
-                child.word_count,
-                child.tokens,
-                child.hash,
-                ChildChunkType::Automatic.as_str(),
-                now,
-            ])?;
-            child_keys.push(next_key);
-            next_key += 1;
-        }
-        word_count += u64::from(segment.word_count);
-        tokens += u64::from(segment.tokens);
-        keys.push(ChunkKeys {
-            segment: segment_key,
-            children: child_keys,
-        });
-    }
+    let inserted = insert_segments(conn, &document, segments, None, &document.created_by, now)?;
+    let word_count: u64 = segments.iter().map(|s| u64::from(s.word_count)).sum();
+    let tokens: u64 = segments.iter().map(|s| u64::from(s.tokens)).sum();
     conn.prepare_cached(
         "UPDATE documents SET total_segments = ?2, segment_count = ?2, completed_segments = 0, \
              word_count = ?3, tokens = ?4, updated_at = ?5 \
@@ -108,11 +43,124 @@ pub(super) fn replace(
         tokens,
         now
     ])?;
+    Ok(inserted.into_iter().map(|(_, keys)| keys).collect())
+}
+
+/// Inserts `segments` of `document` (status indexing) with their children (type automatic), under new
+/// chunk keys. Positions are the given ones, or consecutive from `first_position` when it is set
+/// (children keep theirs). Returns each segment's id and keys, in the order given.
+pub(super) fn insert_segments(
+    conn: &Connection,
+    document: &Document,
+    segments: &[NewSegment],
+    first_position: Option<u32>,
+    created_by: &str,
+    now: Timestamp,
+) -> StoreResult<Vec<(String, ChunkKeys)>> {
+    let chunk_count: usize = segments
+        .iter()
+        .map(|segment| 1 + segment.children.len())
+        .sum();
+    if chunk_count == 0 {
+        return Ok(Vec::new());
+    }
+    let mut next_key = allocate_chunk_keys(conn, chunk_count as u64)?;
+    let mut insert_segment = conn.prepare_cached(
+        "INSERT INTO segments (key, id, dataset_id, document_id, position, content, answer, \
+             word_count, tokens, keywords, index_node_id, index_node_hash, hit_count, enabled, status, \
+             created_by, created_at, updated_at, indexing_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, 1, ?13, ?14, ?15, ?15, ?15)",
+    )?;
+    let mut inserted = Vec::with_capacity(segments.len());
+    for (index, segment) in segments.iter().enumerate() {
+        let segment_key = next_key;
+        next_key += 1;
+        let segment_id = new_id();
+        let position = match first_position {
+            Some(first) => first.saturating_add(u32::try_from(index).unwrap_or(u32::MAX)),
+            None => segment.position,
+        };
+        insert_segment.execute(params![
+            segment_key,
+            segment_id,
+            document.dataset_id,
+            document.id,
+            position,
+            segment.content,
+            segment.answer,
+            segment.word_count,
+            segment.tokens,
+            keywords_json(&segment.keywords)?,
+            new_id(),
+            segment.hash,
+            SegmentStatus::Indexing.as_str(),
+            created_by,
+            now,
+        ])?;
+        let child_keys = insert_children(
+            conn,
+            document,
+            &segment_id,
+            &segment.children,
+            next_key,
+            ChildChunkType::Automatic,
+            now,
+        )?;
+        next_key += child_keys.len() as u64;
+        inserted.push((
+            segment_id,
+            ChunkKeys {
+                segment: segment_key,
+                children: child_keys,
+            },
+        ));
+    }
+    Ok(inserted)
+}
+
+/// Inserts child chunks of a segment under the keys `first_key`, `first_key + 1`… (already reserved).
+pub(super) fn insert_children(
+    conn: &Connection,
+    document: &Document,
+    segment_id: &str,
+    children: &[NewChildChunk],
+    first_key: u64,
+    kind: ChildChunkType,
+    now: Timestamp,
+) -> StoreResult<Vec<u64>> {
+    let mut insert_child = conn.prepare_cached(
+        "INSERT INTO child_chunks (key, id, segment_id, document_id, dataset_id, position, content, \
+             word_count, tokens, index_node_hash, kind, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+    )?;
+    let mut keys = Vec::with_capacity(children.len());
+    for (key, child) in (first_key..).zip(children) {
+        insert_child.execute(params![
+            key,
+            new_id(),
+            segment_id,
+            document.id,
+            document.dataset_id,
+            child.position,
+            child.content,
+            child.word_count,
+            child.tokens,
+            child.hash,
+            kind.as_str(),
+            now,
+        ])?;
+        keys.push(key);
+    }
     Ok(keys)
 }
 
+pub(super) fn keywords_json(keywords: &[String]) -> StoreResult<String> {
+    serde_json::to_string(keywords)
+        .map_err(|error| StoreError::Invalid(format!("segment keywords: {error}")))
+}
+
 /// Reserves `count` consecutive chunk keys and returns the first.
-fn allocate_chunk_keys(conn: &Connection, count: u64) -> StoreResult<u64> {
+pub(super) fn allocate_chunk_keys(conn: &Connection, count: u64) -> StoreResult<u64> {
     let last: u64 = conn
         .prepare_cached(
             "UPDATE key_sequences SET last = last + ?1 WHERE name = 'chunk' RETURNING last",

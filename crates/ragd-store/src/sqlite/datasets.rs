@@ -110,7 +110,8 @@ pub(super) fn update(conn: &Connection, id: &str, update: &DatasetUpdate) -> Sto
         || (update.retrieval_model.is_some() && update.retrieval_model != current.retrieval_model)
         || update
             .built_in_field_enabled
-            .is_some_and(|enabled| enabled != current.built_in_field_enabled);
+            .is_some_and(|enabled| enabled != current.built_in_field_enabled)
+        || update.doc_form.is_some_and(|form| form != current.doc_form);
     conn.execute(
         "UPDATE datasets SET \
              name = COALESCE(?2, name), \
@@ -124,7 +125,8 @@ pub(super) fn update(conn: &Connection, id: &str, update: &DatasetUpdate) -> Sto
              built_in_field_enabled = COALESCE(?10, built_in_field_enabled), \
              process_rule = COALESCE(?11, process_rule), \
              version = version + ?12, \
-             updated_at = ?13 \
+             updated_at = ?13, \
+             doc_form = COALESCE(?14, doc_form) \
          WHERE id = ?1",
         params![
             id,
@@ -142,6 +144,7 @@ pub(super) fn update(conn: &Connection, id: &str, update: &DatasetUpdate) -> Sto
             json_text(update.process_rule.as_ref()),
             i64::from(retrieval_changed),
             now(),
+            update.doc_form.map(|form| form.as_str()),
         ],
     )?;
     require(conn, id)

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use ragd_core::dataset::{
-    CatalogEntry, Document, DocumentQuery, DocumentStatusFilter, IndexingJob, IndexingStatus,
-    JobState, NewDocument, Paged, Timestamp,
+    CatalogEntry, Document, DocumentQuery, DocumentStatusFilter, DocumentUpdate, IndexingJob,
+    IndexingStatus, JobState, NewDocument, Paged, Timestamp,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -82,7 +82,7 @@ pub(super) fn in_dataset(
 }
 
 /// The document if it is in the dataset, else `NotFound` (for the dataset first if that is missing).
-fn require_in_dataset(
+pub(super) fn require_in_dataset(
     conn: &Connection,
     dataset_id: &str,
     document_id: &str,
@@ -263,6 +263,79 @@ fn write_status(conn: &Connection, document: &Document) -> StoreResult<()> {
         now(),
     ])?;
     Ok(())
+}
+
+pub(super) fn update(
+    conn: &Connection,
+    dataset_id: &str,
+    document_id: &str,
+    update: &DocumentUpdate,
+) -> StoreResult<(Document, Option<IndexingJob>)> {
+    let mut document = require_in_dataset(conn, dataset_id, document_id)?;
+    if let Some(name) = &update.name {
+        validate_document_name(name)?;
+    }
+    let now = now();
+    // Built-in filter fields (document_name, source) change filter results.
+    let renamed = update
+        .name
+        .as_ref()
+        .is_some_and(|name| *name != document.name)
+        || update
+            .source
+            .as_ref()
+            .is_some_and(|source| Some(source) != document.source.as_ref());
+    conn.prepare_cached(
+        "UPDATE documents SET name = COALESCE(?2, name), doc_language = COALESCE(?3, doc_language), \
+             data_source_type = COALESCE(?4, data_source_type), source = COALESCE(?5, source), \
+             updated_at = ?6 \
+         WHERE key = ?1",
+    )?
+    .execute(params![
+        document.key,
+        update.name,
+        update.doc_language,
+        update.data_source_type,
+        update.source,
+        now,
+    ])?;
+
+    let reindex = update.text.is_some() || update.process_rule.is_some();
+    let mut job = None;
+    if reindex {
+        let was_completed = document.indexing_status == IndexingStatus::Completed;
+        if let Some((text, hash)) = &update.text {
+            conn.prepare_cached("UPDATE document_texts SET text = ?2 WHERE document_key = ?1")?
+                .execute(params![document.key, text])?;
+            conn.prepare_cached("UPDATE documents SET content_hash = ?2 WHERE key = ?1")?
+                .execute(params![document.key, hash])?;
+        }
+        if let Some(rule) = &update.process_rule {
+            conn.prepare_cached("UPDATE documents SET process_rule = ?2 WHERE key = ?1")?
+                .execute(params![document.key, rule.to_string()])?;
+        }
+        // The old chunks go now (their keys are never reused; the indexes drop a document's entries
+        // by document key when it is indexed again).
+        conn.prepare_cached("DELETE FROM segments WHERE document_id = ?1")?
+            .execute([document_id])?;
+        conn.prepare_cached(
+            "UPDATE documents SET batch = ?2, word_count = 0, tokens = 0, segment_count = 0, \
+                 completed_segments = 0, total_segments = 0 \
+             WHERE key = ?1",
+        )?
+        .execute(params![document.key, update.batch])?;
+        apply_status(&mut document, IndexingStatus::Waiting, None, now);
+        write_status(conn, &document)?;
+        jobs::supersede(conn, document_id, now)?;
+        job = Some(jobs::insert(conn, dataset_id, document_id, now)?);
+        if was_completed && !renamed {
+            datasets::bump_version(conn, dataset_id)?;
+        }
+    }
+    if renamed {
+        datasets::bump_version(conn, dataset_id)?;
+    }
+    Ok((require(conn, document_id)?, job))
 }
 
 pub(super) fn set_completed_segments(

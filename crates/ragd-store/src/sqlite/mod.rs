@@ -9,9 +9,11 @@
 //! loss. Foreign keys are on and do the cascades. The schema is versioned in `user_version` and migrated
 //! at open by `rusqlite_migration`; a database newer than this binary is refused.
 
+mod api_keys;
 mod chunks;
 mod datasets;
 mod documents;
+mod edits;
 mod jobs;
 mod metadata;
 mod rows;
@@ -21,9 +23,10 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ragd_core::dataset::{
-    CatalogEntry, ChildChunk, ChunkKeys, Dataset, DatasetUpdate, Document, DocumentQuery,
-    HydratedChunk, IndexingJob, IndexingStatus, MetadataField, MetadataType, NewDataset,
-    NewDocument, NewSegment, Page, Paged, Segment, SegmentStatus, Timestamp,
+    ApiKey, CatalogEntry, ChildChunk, ChunkKeys, Dataset, DatasetUpdate, Document, DocumentQuery,
+    DocumentUpdate, HydratedChunk, IndexingJob, IndexingStatus, MetadataField, MetadataType,
+    NewApiKey, NewDataset, NewDocument, NewSegment, Page, Paged, Segment, SegmentContent,
+    SegmentStatus, SegmentUpdate, Timestamp,
 };
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use rusqlite_migration::{M, Migrations};
@@ -32,7 +35,10 @@ use serde_json::Value;
 use crate::{MetadataStore, StoreError, StoreResult};
 
 /// The schema migrations, in order; the schema version is the number applied.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../../migrations/0001_initial.sql")),
+    M::up(include_str!("../../migrations/0002_service.sql")),
+];
 
 /// Tuning of a [`SqliteStore`].
 #[derive(Debug, Clone)]
@@ -533,6 +539,125 @@ impl MetadataStore for SqliteStore {
 
     fn job_for_document(&self, document_id: &str) -> StoreResult<Option<IndexingJob>> {
         self.read(|conn| jobs::for_document(conn, document_id))
+    }
+
+    fn claim_jobs(
+        &self,
+        limit: usize,
+        busy: &[String],
+    ) -> StoreResult<Vec<(IndexingJob, Document)>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.write(|tx| jobs::claim_many(tx, limit, busy))
+    }
+
+    fn requeue_jobs(&self, job_ids: &[String]) -> StoreResult<()> {
+        if job_ids.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| jobs::requeue(tx, job_ids))
+    }
+
+    fn queued_jobs(&self) -> StoreResult<u64> {
+        self.read(jobs::queued_count)
+    }
+
+    fn update_document(
+        &self,
+        dataset_id: &str,
+        document_id: &str,
+        update: &DocumentUpdate,
+    ) -> StoreResult<(Document, Option<IndexingJob>)> {
+        self.write(|tx| documents::update(tx, dataset_id, document_id, update))
+    }
+
+    fn add_segments(
+        &self,
+        dataset_id: &str,
+        document_id: &str,
+        segments: &[NewSegment],
+        by: &str,
+    ) -> StoreResult<Vec<Segment>> {
+        self.write(|tx| edits::add_segments(tx, dataset_id, document_id, segments, by))
+    }
+
+    fn update_segment(
+        &self,
+        dataset_id: &str,
+        segment_id: &str,
+        update: &SegmentUpdate,
+    ) -> StoreResult<Segment> {
+        self.write(|tx| edits::update_segment(tx, dataset_id, segment_id, update))
+    }
+
+    fn delete_segment(&self, dataset_id: &str, segment_id: &str) -> StoreResult<bool> {
+        self.write(|tx| edits::delete_segment(tx, dataset_id, segment_id))
+    }
+
+    fn complete_segments(&self, dataset_id: &str, segment_ids: &[String]) -> StoreResult<u64> {
+        self.write(|tx| edits::complete_segments(tx, dataset_id, segment_ids))
+    }
+
+    fn child_chunk(&self, dataset_id: &str, child_id: &str) -> StoreResult<Option<ChildChunk>> {
+        self.read(|conn| edits::child_chunk(conn, dataset_id, child_id))
+    }
+
+    fn list_child_chunks(
+        &self,
+        segment_id: &str,
+        page: Page,
+        keyword: Option<&str>,
+    ) -> StoreResult<Paged<ChildChunk>> {
+        self.read(|conn| edits::list_child_chunks(conn, segment_id, page, keyword))
+    }
+
+    fn add_child_chunk(
+        &self,
+        dataset_id: &str,
+        segment_id: &str,
+        content: &SegmentContent,
+    ) -> StoreResult<ChildChunk> {
+        self.write(|tx| edits::add_child_chunk(tx, dataset_id, segment_id, content))
+    }
+
+    fn update_child_chunk(
+        &self,
+        dataset_id: &str,
+        segment_id: &str,
+        child_id: &str,
+        content: &SegmentContent,
+    ) -> StoreResult<ChildChunk> {
+        self.write(|tx| edits::update_child_chunk(tx, dataset_id, segment_id, child_id, content))
+    }
+
+    fn delete_child_chunk(
+        &self,
+        dataset_id: &str,
+        segment_id: &str,
+        child_id: &str,
+    ) -> StoreResult<bool> {
+        self.write(|tx| edits::delete_child_chunk(tx, dataset_id, segment_id, child_id))
+    }
+
+    fn create_api_key(&self, new: &NewApiKey) -> StoreResult<ApiKey> {
+        self.write(|tx| api_keys::create(tx, new))
+    }
+
+    fn api_key_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiKey>> {
+        self.read(|conn| api_keys::by_hash(conn, token_hash))
+    }
+
+    fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.read(api_keys::list)
+    }
+
+    fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<bool> {
+        self.write(|tx| api_keys::revoke(tx, id_or_prefix))
+    }
+
+    fn touch_api_key(&self, id: &str) -> StoreResult<()> {
+        self.write(|tx| api_keys::touch(tx, id))
     }
 }
 

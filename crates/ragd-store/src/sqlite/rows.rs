@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use ragd_core::dataset::{
-    ChildChunk, ChildChunkType, Dataset, DocForm, Document, DocumentMetadataValue, IndexingJob,
-    IndexingStatus, IndexingTechnique, JobState, MetadataField, MetadataType, Segment,
+    ApiKey, ChildChunk, ChildChunkType, Dataset, DocForm, Document, DocumentMetadataValue,
+    IndexingJob, IndexingStatus, IndexingTechnique, JobState, MetadataField, MetadataType, Segment,
     SegmentStatus,
 };
 use rusqlite::types::Type;
@@ -44,6 +44,9 @@ pub(super) const CHILD_CHUNK_COLUMNS: &str = "key, id, segment_id, document_id, 
 
 pub(super) const JOB_COLUMNS: &str =
     "id, dataset_id, document_id, state, attempts, error, created_at, updated_at";
+
+pub(super) const API_KEY_COLUMNS: &str =
+    "id, name, prefix, datasets, created_at, last_used_at, revoked_at";
 
 pub(super) fn dataset(row: &Row<'_>) -> rusqlite::Result<Dataset> {
     Ok(Dataset {
@@ -170,6 +173,21 @@ pub(super) fn job(row: &Row<'_>) -> rusqlite::Result<IndexingJob> {
         error: row.get("error")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
+    })
+}
+
+pub(super) fn api_key(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let datasets = json(row, "datasets")?.unwrap_or(Value::Null);
+    let datasets = serde_json::from_value(datasets)
+        .map_err(|error| conversion_error(row, "datasets", error.to_string()))?;
+    Ok(ApiKey {
+        id: row.get("id")?,
+        name: row.get("name")?,
+        prefix: row.get("prefix")?,
+        datasets,
+        created_at: row.get("created_at")?,
+        last_used_at: row.get("last_used_at")?,
+        revoked_at: row.get("revoked_at")?,
     })
 }
 

@@ -151,6 +151,47 @@ pub fn delete_document_removes_all_its_vectors(index: &dyn VectorIndex) {
     assert_eq!(index.search(&vectors[2], 1, None).unwrap()[0].key, 2);
 }
 
+pub fn delete_keys_removes_exactly_those_keys(index: &dyn VectorIndex) {
+    let vectors = random_vectors(24, 100, DIMENSIONS);
+    index.upsert(&entries(&vectors, 0)).unwrap();
+    // Keys of two documents (4: 40..50, 7: 70..80), one absent key and a duplicate.
+    assert_eq!(index.delete_keys(&[41, 45, 77, 12_345, 45]).unwrap(), 3);
+    assert_eq!(index.delete_keys(&[41, 45, 77]).unwrap(), 0);
+    assert_eq!(index.delete_keys(&[]).unwrap(), 0);
+    assert_eq!(index.len(), 97);
+    assert_eq!(
+        index.document_keys(4),
+        [40, 42, 43, 44, 46, 47, 48, 49],
+        "the document's other keys stay"
+    );
+    assert_eq!(index.document_len(7), 9);
+    assert_eq!(index.score_keys(&vectors[41], &[41, 42]).unwrap()[0], None);
+    for key in [41, 45, 77] {
+        let hits = index.search(&vectors[key], 10, None).unwrap();
+        assert_eq!(hits.len(), 10);
+        assert!(
+            hits.iter().all(|h| h.key != key as u64),
+            "{key} still found"
+        );
+    }
+    let hits = index.search(&vectors[42], 1, None).unwrap();
+    assert_eq!((hits[0].key, hits[0].document), (42, 4));
+    // A deleted key can be inserted again, under any document.
+    index
+        .upsert(&[VectorEntry {
+            key: 45,
+            document: 9,
+            vector: &vectors[45],
+        }])
+        .unwrap();
+    assert_eq!(index.search(&vectors[45], 1, None).unwrap()[0].document, 9);
+    // Deleting every key of a document leaves no trace of it.
+    let all: Vec<u64> = index.document_keys(4);
+    assert_eq!(index.delete_keys(&all).unwrap(), 8);
+    assert_eq!(index.document_len(4), 0);
+    assert_eq!(index.delete_document(4).unwrap(), 0);
+}
+
 pub fn filter_excluding_the_best_returns_the_best_allowed(index: &dyn VectorIndex) {
     let vectors = random_vectors(19, 400, DIMENSIONS);
     index.upsert(&entries(&vectors, 0)).unwrap();
@@ -299,6 +340,10 @@ macro_rules! conformance_tests {
             #[test]
             fn delete_document_removes_all_its_vectors() {
                 run(super::delete_document_removes_all_its_vectors);
+            }
+            #[test]
+            fn delete_keys_removes_exactly_those_keys() {
+                run(super::delete_keys_removes_exactly_those_keys);
             }
             #[test]
             fn filter_excluding_the_best_returns_the_best_allowed() {

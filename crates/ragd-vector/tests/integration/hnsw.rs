@@ -84,6 +84,50 @@ fn persist_replaces_the_previous_generation_and_skips_when_unchanged() {
 }
 
 #[test]
+fn deleted_keys_stay_deleted_after_persist_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = random_vectors(36, 2_000, DIMENSIONS);
+    let queries = random_vectors(37, 5, DIMENSIONS);
+    let deleted: Vec<u64> = (0..2_000).step_by(3).collect();
+    let before = {
+        let index = open(dir.path());
+        index.upsert(&entries(&vectors, 0)).unwrap();
+        index.persist().unwrap();
+        assert_eq!(index.delete_keys(&deleted).unwrap(), deleted.len());
+        index.persist().unwrap();
+        // Deleting absent keys changes nothing, so nothing is rewritten.
+        let generations = generation_dirs(dir.path());
+        assert_eq!(index.delete_keys(&deleted[..10]).unwrap(), 0);
+        index.persist().unwrap();
+        assert_eq!(generation_dirs(dir.path()), generations);
+        observe(&index, &queries)
+    };
+    let index = open(dir.path());
+    assert_eq!(observe(&index, &queries), before);
+    assert_eq!(index.len(), 2_000 - deleted.len());
+    for &key in deleted.iter().step_by(41) {
+        assert_eq!(index.score_keys(&vectors[0], &[key]).unwrap(), [None]);
+        // Through the graph and exactly, the deleted vector is gone and its neighbours remain.
+        let graph = index
+            .search_graph(&vectors[key as usize], 10, None, 64)
+            .unwrap();
+        assert!(graph.iter().all(|h| h.key != key), "graph still has {key}");
+        let exact = index
+            .search_exact(&vectors[key as usize], 10, None)
+            .unwrap();
+        assert!(exact.iter().all(|h| h.key % 3 != 0));
+    }
+    let kept = 1_001u64;
+    assert_eq!(
+        index
+            .search_graph(&vectors[kept as usize], 1, None, 64)
+            .unwrap()[0]
+            .key,
+        kept
+    );
+}
+
+#[test]
 fn unpersisted_changes_are_not_visible_after_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let vectors = random_vectors(34, 50, DIMENSIONS);

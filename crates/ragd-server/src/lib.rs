@@ -1,0 +1,162 @@
+//! ragd's HTTP service: Dify's Knowledge API (`/v1/datasets…`) and External Knowledge API
+//! (`POST /retrieval`) over axum, with dataset API keys, body and time limits, load shedding, Prometheus
+//! metrics, request-id tracing, and the indexing workers that turn queued documents into searchable ones.
+//!
+//! Life cycle: [`Server::bind`] opens the listener and builds the router from the parts (store, indexes,
+//! model); [`Server::run_until_stopped`] recovers what a stopped process left unfinished, starts the
+//! workers, marks the service ready and serves until the shutdown future resolves, then lets in-flight
+//! requests and the indexing group in progress finish (bounded by `shutdown_grace_secs`).
+//!
+//! Handlers never touch an index: they call `ragd-retrieve` and `ragd-indexer`, and reach the blocking
+//! store, retriever and indexer through the blocking pool ([`state::AppState::blocking`]).
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+mod openapi;
+mod routes;
+pub mod state;
+pub mod views;
+mod workers;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ragd_config::ServerConfig;
+use ragd_core::TokenCounter;
+use ragd_embed::Embedder;
+use ragd_indexer::{Indexer, IndexerOptions};
+use ragd_ingest::ParseOptions;
+use ragd_retrieve::{IndexRegistry, Retriever};
+use ragd_store::MetadataStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use error::{ApiError, ApiResult};
+use state::{AppState, Inner};
+
+/// What the service runs on: the engine's parts, opened by the caller.
+pub struct Parts {
+    pub store: Arc<dyn MetadataStore>,
+    pub indexes: Arc<IndexRegistry>,
+    pub embedder: Arc<dyn Embedder>,
+    pub counter: Arc<dyn TokenCounter + Send + Sync>,
+    pub indexer_options: IndexerOptions,
+    pub parse_options: ParseOptions,
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Binds `config.bind` and prepares the application state.
+    pub async fn bind(parts: Parts, config: ServerConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(&config.bind).await?;
+        let embedder: Arc<dyn Embedder> = Arc::new(metrics::MeteredEmbedder::new(parts.embedder));
+        let retriever = Retriever::new(parts.store.clone(), parts.indexes.clone(), embedder.clone());
+        let indexer = Indexer::new(
+            parts.store.clone(),
+            parts.indexes.clone(),
+            embedder,
+            parts.counter.clone(),
+            parts.indexer_options,
+        );
+        let state = AppState::new(Inner {
+            store: parts.store,
+            retriever: Arc::new(retriever),
+            indexer: Arc::new(indexer),
+            counter: parts.counter,
+            parse_options: parts.parse_options,
+            keys: auth::KeyCache::default(),
+            locks: state::DatasetLocks::default(),
+            jobs_queued: tokio::sync::Notify::new(),
+            busy: workers::Busy::default(),
+            group_documents: parts.indexer_options.group_documents.max(1),
+            ready: Default::default(),
+            config,
+        });
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then drains (see the crate docs).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let state = self.state;
+        let config = state.config.clone();
+        metrics::handle();
+
+        let recovery_state = state.clone();
+        match tokio::task::spawn_blocking(move || recovery_state.indexer.recover()).await {
+            Ok(Ok(report)) if !report.requeued.is_empty() => {
+                tracing::info!(documents = report.requeued.len(), "requeued documents left unfinished by a previous run");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "start-up recovery failed"),
+            Err(e) => tracing::error!(error = %e, "start-up recovery panicked"),
+        }
+
+        let (stop_workers, stopped) = watch::channel(false);
+        let workers: Vec<_> = (0..config.workers)
+            .map(|n| tokio::spawn(workers::run(state.clone(), n, stopped.clone())))
+            .collect();
+
+        let app = routes::router(state.clone());
+        state.set_ready();
+        let grace = Duration::from_secs(config.shutdown_grace_secs);
+        let (signal_drain, drain) = watch::channel(false);
+        let serve = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = signal_drain.send(true);
+        });
+        let mut drain_started = drain.clone();
+        let served = tokio::select! {
+            result = serve => result,
+            // In-flight requests get `grace` after the signal; then the server stops regardless.
+            () = async move {
+                let _ = drain_started.wait_for(|d| *d).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("in-flight requests did not finish within the grace period");
+                Ok(())
+            }
+        };
+        let _ = stop_workers.send(true);
+        state.jobs_queued.notify_waiters();
+        let drained = tokio::time::timeout(grace, async {
+            for worker in workers {
+                let _ = worker.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("an indexing group was still running at shutdown; it resumes at the next start");
+        }
+        drop(drain);
+        served
+    }
+}
