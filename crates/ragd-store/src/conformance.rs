@@ -465,6 +465,22 @@ pub fn datasets_are_updated(store: &dyn MetadataStore) {
         .expect("update embedding");
     assert!(updated.built_in_field_enabled);
     assert_eq!(updated.version, dataset.version + 2);
+    let update = DatasetUpdate {
+        doc_form: Some(DocForm::HierarchicalModel),
+        ..DatasetUpdate::default()
+    };
+    let updated = store
+        .update_dataset(&dataset.id, &update)
+        .expect("update doc form");
+    assert_eq!(updated.doc_form, DocForm::HierarchicalModel);
+    assert_eq!(updated.version, dataset.version + 3);
+    let again = store
+        .update_dataset(&dataset.id, &update)
+        .expect("same doc form");
+    assert_eq!(
+        again.version, updated.version,
+        "the same doc form is no change"
+    );
 
     assert_not_found(
         store.update_dataset(

@@ -203,9 +203,7 @@ fn a_version_1_database_is_migrated_with_its_data() {
         connection
             .execute_batch(include_str!("../migrations/0001_initial.sql"))
             .unwrap();
-        connection
-            .pragma_update(None, "user_version", 1)
-            .unwrap();
+        connection.pragma_update(None, "user_version", 1).unwrap();
         connection
             .execute(
                 "INSERT INTO datasets (id, name, description, permission, provider, \

@@ -187,7 +187,7 @@ pub(super) fn complete_segments(
     for document_id in &document_ids {
         refresh_counts(conn, document_id, now)?;
     }
-    Ok(current)
+    datasets::bump_version(conn, dataset_id)
 }
 
 pub(super) fn child_chunk(
