@@ -1,24 +1,58 @@
 #!/usr/bin/env bash
-# Sets up everything on a fresh machine and runs the main job that exists today:
+# Sets up everything on a fresh machine and runs the main job on the embedded default:
 # build the release binary, fetch the pinned embedding model (idempotent), import the demo documents in
-# fixtures/docs into the dataset "demo" of the local data dir (idempotent), and retrieve from it.
+# fixtures/docs into the dataset "demo" of the local data dir (idempotent), create an API key for it, and
+# start `ragd serve` with a working curl example. Ctrl-C stops the server.
+#
+# Environment: RAGD_BIND (default 127.0.0.1:5001), RAGD__DATA_DIR (default ~/.local/share/ragd), and any
+# other RAGD__SECTION__KEY setting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+
+bind="${RAGD_BIND:-127.0.0.1:5001}"
+ragd=target/release/ragd
 
 require_toolchain
 step "building ragd (release)"
 cargo build --release --locked
 step "fetching the embedding model"
-target/release/ragd models fetch
+"$ragd" models fetch
 step "importing fixtures/docs into the dataset \"demo\""
-target/release/ragd import fixtures/docs --dataset demo --create
-step "retrieving: hybrid search with score explanations"
-target/release/ragd retrieve --dataset demo --explain "how do honey bees survive the winter"
-cat <<'MSG'
+"$ragd" import fixtures/docs --dataset demo --create
+step "creating an API key for the demo dataset"
+key_json="$("$ragd" keys create --name "demo (setup.sh)" --dataset demo --json)"
+key="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])' <<<"$key_json")"
+dataset="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["datasets"][0])' <<<"$key_json")"
 
-Try more:
-  target/release/ragd retrieve --dataset demo --method full-text --top-k 5 "compost"
-  target/release/ragd retrieve --dataset demo --json "retrieval augmented generation"
-  target/release/ragd eval ../shared/datasets/cranfield     # nDCG@10, Recall@10/100, MRR@10 per method
+step "starting ragd serve on http://$bind"
+"$ragd" serve --bind "$bind" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' INT TERM EXIT
+for _ in $(seq 1 120); do
+  if curl -fsS "http://$bind/ready" >/dev/null 2>&1; then break; fi
+  if ! kill -0 $server 2>/dev/null; then echo "error: ragd serve exited; see the messages above" >&2; exit 1; fi
+  sleep 0.5
+done
+
+example="curl -s http://$bind/v1/datasets/$dataset/retrieve \\
+  -H 'Authorization: Bearer $key' -H 'Content-Type: application/json' \\
+  -d '{\"query\": \"how do honey bees survive the winter\", \"retrieval_model\": {\"search_method\": \"hybrid_search\", \"reranking_enable\": false, \"top_k\": 3, \"score_threshold_enabled\": false}}'"
+step "a retrieval through the API"
+echo "$example"
+eval "$example" | python3 -c '
+import json, sys
+body = json.load(sys.stdin)
+for r in body["records"]:
+    s = r["segment"]
+    print(f"  {r[\"score\"]:.3f}  {s[\"document\"][\"name\"]}: {s[\"content\"][:90]!r}")
+'
+cat <<MSG
+
+ragd is serving the demo dataset on http://$bind (Ctrl-C stops it). The key above works for "demo" only.
+  API docs:         http://$bind/docs   (OpenAPI: /openapi.json)
+  Health, metrics:  http://$bind/ready  http://$bind/metrics
+  More keys:        $ragd keys create --name NAME [--dataset NAME]
+  Import via API:   $ragd import --server http://$bind --api-key KEY PATH... --dataset NAME --create
 MSG
+wait $server

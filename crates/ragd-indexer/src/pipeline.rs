@@ -639,22 +639,35 @@ impl Indexer {
         let write_lock = self.write_lock(&dataset.id);
         let _writing = self.lock_dataset(&write_lock, &dataset.id)?;
         let indexes = self.indexes.get(dataset)?;
+        self.purge_documents(dataset, &indexes, &[document_key])
+    }
+
+    /// Removes documents' chunks from both indexes and makes that durable; on error the BM25 writer is
+    /// rolled back. The caller holds the dataset's write lock.
+    fn purge_documents(
+        &self,
+        dataset: &Dataset,
+        indexes: &DatasetIndexes,
+        documents: &[u64],
+    ) -> Result<(), IndexError> {
         let outcome = (|| {
-            indexes
-                .lexical
-                .delete_document(document_key)
-                .map_err(|source| IndexError::Lexical {
-                    dataset: dataset.id.clone(),
-                    source,
-                })?;
-            indexes
-                .vectors
-                .delete_document(document_key)
-                .map_err(|source| IndexError::Vector {
-                    dataset: dataset.id.clone(),
-                    source,
-                })?;
-            self.make_durable(dataset, &indexes)
+            for &document in documents {
+                indexes
+                    .lexical
+                    .delete_document(document)
+                    .map_err(|source| IndexError::Lexical {
+                        dataset: dataset.id.clone(),
+                        source,
+                    })?;
+                indexes
+                    .vectors
+                    .delete_document(document)
+                    .map_err(|source| IndexError::Vector {
+                        dataset: dataset.id.clone(),
+                        source,
+                    })?;
+            }
+            self.make_durable(dataset, indexes)
         })();
         if outcome.is_err() {
             let _ = indexes.lexical.rollback();
@@ -713,31 +726,8 @@ impl Indexer {
             let write_lock = self.write_lock(&dataset.id);
             let _writing = self.lock_dataset(&write_lock, &dataset.id)?;
             let indexes = self.indexes.get(&dataset)?;
-            let lexical_error = |source| IndexError::Lexical {
-                dataset: dataset.id.clone(),
-                source,
-            };
-            for d in &documents {
-                indexes
-                    .lexical
-                    .delete_document(d.key)
-                    .map_err(lexical_error)?;
-                indexes
-                    .vectors
-                    .delete_document(d.key)
-                    .map_err(|source| IndexError::Vector {
-                        dataset: dataset.id.clone(),
-                        source,
-                    })?;
-            }
-            indexes.lexical.commit().map_err(lexical_error)?;
-            indexes
-                .vectors
-                .persist()
-                .map_err(|source| IndexError::Vector {
-                    dataset: dataset.id.clone(),
-                    source,
-                })?;
+            let keys: Vec<u64> = documents.iter().map(|d| d.key).collect();
+            self.purge_documents(&dataset, &indexes, &keys)?;
             for d in documents {
                 if d.indexing_status != IndexingStatus::Waiting {
                     self.store

@@ -1025,6 +1025,18 @@ pub fn replacing_chunks_replaces_and_never_reuses_keys(store: &dyn MetadataStore
         store.set_completed_segments("missing", 1),
         "progress of a missing document",
     );
+    store
+        .set_segment_progress(&document.id, 3, 7)
+        .expect("progress with a total");
+    let progressed = get_document(store, &document);
+    assert_eq!(
+        (progressed.completed_segments, progressed.total_segments),
+        (3, 7)
+    );
+    assert_not_found(
+        store.set_segment_progress("missing", 1, 2),
+        "progress of a missing document",
+    );
 
     let second = replace(store, &document, &segments(2, "second", 2));
     let second_keys = all_keys(&second);

@@ -143,16 +143,10 @@ pub trait MetadataStore: Send + Sync {
     /// Progress report while indexing.
     fn set_completed_segments(&self, document_id: &str, completed: u64) -> StoreResult<()>;
 
-    /// Progress report while indexing, in indexed chunks: `completed` of `total`.
-    fn set_segment_progress(
-        &self,
-        document_id: &str,
-        completed: u64,
-        total: u64,
-    ) -> StoreResult<()> {
-        let _ = total;
-        self.set_completed_segments(document_id, completed)
-    }
+    /// Progress report while indexing, in indexed chunks (child chunks for parent-child documents):
+    /// `completed` of `total`. Storing the chunks ([`MetadataStore::replace_chunks`]) resets both to
+    /// the segment counts; completion sets completed = total.
+    fn set_segment_progress(&self, document_id: &str, completed: u64, total: u64) -> StoreResult<()>;
 
     /// Publishes indexed documents in one durable transaction: documents completed, their segments
     /// completed, their jobs done, the dataset version bumped once. Returns the new version (the current

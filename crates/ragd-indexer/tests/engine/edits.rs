@@ -1,8 +1,12 @@
 //! Chunk-level edits (the segment API's adds, edits, disables and deletes), document removal and dataset
 //! removal, checked in both indexes directly and again after reopening them from disk.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::Duration;
+
 use ragd_core::dataset::{DocForm, IndexingTechnique, NewDataset};
-use ragd_indexer::{IndexError, IndexerOptions};
+use ragd_indexer::{IndexError, IndexerOptions, Progress};
 use ragd_retrieve::DatasetIndexes;
 
 use crate::{Fixture, corpus_text, model};
@@ -244,4 +248,81 @@ fn removing_a_dataset_deletes_its_indexes_and_refuses_later_writes() {
         )
         .unwrap();
     assert_eq!(lexical_keys(&indexes, "zorblax"), [NEW]);
+}
+
+/// An edit that arrives while a long import holds the dataset's write lock gets it at the import's next
+/// group (an early checkpoint), not at the end; both end up durable and consistent.
+#[test]
+fn an_edit_during_an_import_waits_for_one_group_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = IndexerOptions {
+        group_documents: 1,
+        checkpoint_interval: Duration::from_secs(3600),
+        ..IndexerOptions::default()
+    };
+    let f = Fixture::open(dir.path(), options);
+    let seeded = f.corpus_dataset("busy", &["tcp"]);
+    let dataset = seeded.dataset.clone();
+    // A document the store does not know, so that `verify` checks the import alone.
+    let elsewhere = 1 << 41;
+    let shorts = ["git", "bees", "chess", "coffee", "volcano", "vaccine"];
+    let documents: Vec<_> = shorts
+        .iter()
+        .map(|short| {
+            f.add_document(
+                &dataset,
+                &format!("{short}.txt"),
+                corpus_text(short),
+                DocForm::TextModel,
+                None,
+            )
+        })
+        .collect();
+
+    let log = Mutex::new(Vec::<String>::new());
+    let (start_edit, edit_may_start) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let (f, dataset, log) = (&f, &dataset, &log);
+        let editor = scope.spawn(move || {
+            edit_may_start.recv().unwrap();
+            f.indexer
+                .apply_chunk_changes(dataset, elsewhere, &[(NEW, MARMALADE)], &[])
+                .unwrap();
+            log.lock().unwrap().push("edit".to_owned());
+        });
+        let prepared = AtomicUsize::new(0);
+        let report = f
+            .indexer
+            .index_documents(&dataset.id, &documents, &|p| match p {
+                // The first group is staged and holds the lock: let the edit queue up behind it.
+                Progress::Prepared { .. } if prepared.fetch_add(1, Ordering::SeqCst) == 1 => {
+                    start_edit.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Progress::Completed { documents, .. } => {
+                    log.lock().unwrap().push(format!("completed {documents}"));
+                }
+                _ => {}
+            })
+            .unwrap();
+        assert_eq!(report.completed.len(), shorts.len());
+        editor.join().unwrap();
+    });
+    let log = log.into_inner().unwrap();
+    let edit = log.iter().position(|e| e == "edit").unwrap();
+    assert!(
+        edit < log.len() - 1 && log[..edit].iter().any(|e| e.starts_with("completed")),
+        "the edit ran after an early checkpoint and before the import ended: {log:?}"
+    );
+
+    let dataset = f.reload(&dataset);
+    let verify = f.indexer.verify(&dataset).unwrap();
+    assert!(verify.problems.is_empty(), "{:?}", verify.problems);
+    assert_eq!(verify.completed, 1 + shorts.len());
+    drop(f);
+    let f = Fixture::open(dir.path(), IndexerOptions::default());
+    let indexes = f.indexes.get(&dataset).unwrap();
+    assert_eq!(lexical_keys(&indexes, "zorblax"), [NEW]);
+    assert_eq!(best_vector(&indexes, MARMALADE_QUERY), (NEW, elsewhere));
+    assert!(f.indexer.verify(&dataset).unwrap().problems.is_empty());
 }

@@ -8,6 +8,7 @@
 
 mod datasets;
 mod documents;
+mod embeddings;
 mod external;
 mod metadata;
 mod ops;
@@ -112,6 +113,7 @@ pub fn router(state: AppState) -> Router {
             patch(metadata::rename).delete(metadata::delete),
         )
         .route("/datasets/{dataset_id}/retrieve", post(retrieve::retrieve))
+        .route("/embeddings", post(embeddings::embeddings))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_dataset_key,

@@ -342,12 +342,15 @@ pub(super) fn set_completed_segments(
     conn: &Connection,
     document_id: &str,
     completed: u64,
+    total: Option<u64>,
 ) -> StoreResult<()> {
     let updated = conn
         .prepare_cached(
-            "UPDATE documents SET completed_segments = ?2, updated_at = ?3 WHERE id = ?1",
+            "UPDATE documents SET completed_segments = ?2, updated_at = ?3, \
+                 total_segments = COALESCE(?4, total_segments) \
+             WHERE id = ?1",
         )?
-        .execute(params![document_id, completed, now()])?;
+        .execute(params![document_id, completed, now(), total])?;
     if updated == 0 {
         return Err(StoreError::not_found("document", document_id));
     }

@@ -415,7 +415,11 @@ impl MetadataStore for SqliteStore {
     }
 
     fn set_completed_segments(&self, document_id: &str, completed: u64) -> StoreResult<()> {
-        self.write(|tx| documents::set_completed_segments(tx, document_id, completed))
+        self.write(|tx| documents::set_completed_segments(tx, document_id, completed, None))
+    }
+
+    fn set_segment_progress(&self, document_id: &str, completed: u64, total: u64) -> StoreResult<()> {
+        self.write(|tx| documents::set_completed_segments(tx, document_id, completed, Some(total)))
     }
 
     fn complete_documents(&self, dataset_id: &str, document_ids: &[String]) -> StoreResult<u64> {
