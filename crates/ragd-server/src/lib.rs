@@ -38,6 +38,9 @@ use tokio::sync::watch;
 pub use error::{ApiError, ApiResult};
 use state::{AppState, Inner};
 
+/// How often counted segment hits are written to the store.
+const HIT_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
+
 /// What the service runs on: the engine's parts, opened by the caller.
 pub struct Parts {
     pub store: Arc<dyn MetadataStore>,
@@ -87,6 +90,7 @@ impl Server {
             busy: workers::Busy::default(),
             group_documents: parts.indexer_options.group_documents.max(1),
             ready: Default::default(),
+            hits: Default::default(),
             config,
         });
         Ok(Self { listener, state })
@@ -119,6 +123,18 @@ impl Server {
         let workers: Vec<_> = (0..config.workers)
             .map(|n| tokio::spawn(workers::run(state.clone(), n, stopped.clone())))
             .collect();
+
+        let hit_state = state.clone();
+        let mut hit_stop = stopped.clone();
+        let hit_writer = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(HIT_FLUSH_INTERVAL) => hit_state.flush_hits().await,
+                    _ = hit_stop.changed() => break,
+                }
+            }
+            hit_state.flush_hits().await;
+        });
 
         let app = routes::router(state.clone());
         state.set_ready();
@@ -153,6 +169,7 @@ impl Server {
             }
         })
         .await;
+        let _ = hit_writer.await;
         if drained.is_err() {
             tracing::warn!("an indexing group was still running at shutdown; it resumes at the next start");
         }

@@ -50,6 +50,8 @@ pub struct Inner {
     pub group_documents: usize,
     /// Set once start-up (recovery, model, indexes) is done: `/ready` answers 200 from then on.
     pub ready: AtomicBool,
+    /// Segment hits not yet written to the store (see [`AppState::record_hits`]).
+    pub hits: Mutex<HashMap<u64, u64>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -89,6 +91,32 @@ impl AppState {
     {
         let state = self.clone();
         tokio::task::spawn_blocking(move || work(&state)).await?
+    }
+
+    /// Counts one hit for each retrieved segment. Hits are written to the store in batches by
+    /// [`AppState::flush_hits`] (every few seconds and at shutdown), never on the response path.
+    pub fn record_hits(&self, segment_keys: impl IntoIterator<Item = u64>) {
+        let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+        for key in segment_keys {
+            *hits.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Writes the pending hits in one transaction.
+    pub async fn flush_hits(&self) {
+        let pending: Vec<(u64, u64)> = {
+            let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::take(&mut *hits).into_iter().collect()
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.add_hit_counts(&pending)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "writing segment hit counts failed"),
+            Err(e) => tracing::warn!(error = %e, "writing segment hit counts panicked"),
+        }
     }
 
     /// Dify's dataset gate (§0): a path id that is not a UUID, not a dataset, or outside the key's scope

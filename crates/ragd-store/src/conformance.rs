@@ -1754,6 +1754,18 @@ pub fn hit_counts_count_each_segment_once(store: &dyn MetadataStore) {
         vec![1, 2, 0],
         "one hit per segment per call; children count for parents"
     );
+    store
+        .add_hit_counts(&[(keys[0].segment, 5), (keys[2].segment, 2), (u64::MAX / 2, 9)])
+        .expect("add batched hits");
+    store.add_hit_counts(&[]).expect("no hits");
+    let counts: Vec<u64> = store
+        .list_segments(&tree.id, Page::default(), None, None)
+        .unwrap()
+        .data
+        .iter()
+        .map(|segment| segment.hit_count)
+        .collect();
+    assert_eq!(counts, vec![6, 2, 2], "batched hits add their counts");
 }
 
 // ----- metadata -----

@@ -212,6 +212,10 @@ pub trait MetadataStore: Send + Sync {
     /// parent). A write: callers on the retrieval path should batch these off the response path.
     fn increment_hit_counts(&self, keys: &[u64]) -> StoreResult<()>;
 
+    /// Adds `count` hits to each segment key given, in one transaction (what a server batches off the
+    /// response path: several retrievals' hits at once). Unknown keys are skipped.
+    fn add_hit_counts(&self, hits: &[(u64, u64)]) -> StoreResult<()>;
+
     // ----- metadata fields -----
 
     /// Creates a metadata field. Names are 1 to 255 characters, not a built-in field name

@@ -66,6 +66,7 @@ pub async fn run(
     let started = Instant::now();
     let retrieval = state.retriever.clone().retrieve_async(request).await?;
     crate::metrics::record_retrieval(method, started.elapsed(), &retrieval.timings);
+    state.record_hits(retrieval.records.iter().map(|r| r.segment.key));
     Ok(retrieval)
 }
 

@@ -372,6 +372,15 @@ pub(super) fn child_chunks(conn: &Connection, segment_id: &str) -> StoreResult<V
     Ok(children)
 }
 
+pub(super) fn add_hit_counts(conn: &Connection, hits: &[(u64, u64)]) -> StoreResult<()> {
+    let mut statement =
+        conn.prepare_cached("UPDATE segments SET hit_count = hit_count + ?2 WHERE key = ?1")?;
+    for (key, count) in hits {
+        statement.execute(params![key, count])?;
+    }
+    Ok(())
+}
+
 pub(super) fn increment_hit_counts(conn: &Connection, keys: &[u64]) -> StoreResult<()> {
     let mut unique = keys.to_vec();
     unique.sort_unstable();

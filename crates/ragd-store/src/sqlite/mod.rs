@@ -490,6 +490,10 @@ impl MetadataStore for SqliteStore {
         self.read(|conn| chunks::child_chunks(conn, segment_id))
     }
 
+    fn add_hit_counts(&self, hits: &[(u64, u64)]) -> StoreResult<()> {
+        self.write(|tx| chunks::add_hit_counts(tx, hits))
+    }
+
     fn increment_hit_counts(&self, keys: &[u64]) -> StoreResult<()> {
         if keys.is_empty() {
             return Ok(());
