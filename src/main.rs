@@ -29,7 +29,7 @@ enum Command {
     Models(commands::models::ModelsCommand),
     /// Parse, clean, chunk and embed files, and report what indexing them would produce.
     Ingest(commands::ingest::IngestArgs),
-    /// Import files, folders and .jsonl corpora into a dataset of the local data dir.
+    /// Import files, folders and .jsonl corpora into a dataset (local data dir, or a server with --server).
     Import(commands::import::ImportArgs),
     /// Retrieve from datasets of the local data dir.
     Retrieve(commands::retrieve::RetrieveArgs),

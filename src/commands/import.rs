@@ -1,6 +1,7 @@
 //! `ragd import PATH... --dataset NAME`: parse files, folders and `.jsonl` corpora (one document per
 //! record) in parallel, store them, and index them through the shared pipeline with a progress bar.
-//! Idempotent by content hash; per-file errors go to a summary table and a non-zero exit.
+//! Idempotent by content hash; per-file errors go to a summary table and a non-zero exit. With
+//! `--server URL`, the same import goes through a server's Knowledge API (`import_remote`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,35 +31,45 @@ use crate::engine::Engine;
 pub struct ImportArgs {
     /// Files and folders to import (folders recursively; `.jsonl` files hold one document per line).
     #[arg(required = true)]
-    paths: Vec<PathBuf>,
+    pub(super) paths: Vec<PathBuf>,
 
     /// Dataset name (or id) to import into.
     #[arg(long)]
-    dataset: String,
+    pub(super) dataset: String,
 
     /// Create the dataset if it does not exist.
     #[arg(long)]
-    create: bool,
+    pub(super) create: bool,
 
     /// Text analysis of a created dataset's BM25 index: `english` (stemming, stop words) or `cjk`
     /// (Chinese, Japanese and Korean text, mixed with English).
     #[arg(long, default_value = "english", value_parser = ["english", "cjk"])]
-    analyzer: String,
+    pub(super) analyzer: String,
 
     /// Only files whose path (relative to a given folder) matches one of these globs, e.g. `**/*.md`.
     #[arg(long, value_name = "GLOB")]
-    include: Vec<String>,
+    pub(super) include: Vec<String>,
 
     /// Skip files whose path (relative to a given folder) matches one of these globs.
     #[arg(long, value_name = "GLOB")]
-    exclude: Vec<String>,
+    pub(super) exclude: Vec<String>,
 
     #[command(flatten)]
-    chunking: ChunkingArgs,
+    pub(super) chunking: ChunkingArgs,
 
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
+
+    /// Import through the Knowledge API of a ragd (or Dify) server at this URL (with or without `/v1`)
+    /// instead of into the local data dir: files are uploaded and the server parses and indexes them
+    /// (there, a `.jsonl` or `.json` file becomes one document).
+    #[arg(long, value_name = "URL")]
+    pub(super) server: Option<String>,
+
+    /// The server's dataset API key (`dataset-…`), with --server.
+    #[arg(long, value_name = "KEY", env = "RAGD_API_KEY", hide_env_values = true)]
+    pub(super) api_key: Option<String>,
 }
 
 /// One file's outcome.
@@ -102,6 +113,9 @@ struct Parsed {
 }
 
 pub fn run(args: ImportArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    if let Some(server) = &args.server {
+        return super::import_remote::run(&args, server);
+    }
     let rule = args.chunking.process_rule()?;
     let include = glob_set(&args.include)?;
     let exclude = glob_set(&args.exclude)?;

@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod import;
+mod import_remote;
 pub mod ingest;
 pub mod keys;
 pub mod models;

@@ -21,37 +21,59 @@ use crate::views::{self, DatasetExtras};
 const PERMISSIONS: [&str; 3] = ["only_me", "all_team_members", "partial_members"];
 const ANALYZERS: [&str; 2] = ["english", "cjk"];
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/datasets`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateDataset {
+    /// 1 to 40 characters, unique.
+    #[schema(example = "Handbook")]
     name: String,
     #[serde(default)]
     description: Option<String>,
+    /// `high_quality` (embeddings and BM25) or `economy` (BM25 only). Required before the first
+    /// document when not set here.
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "high_quality")]
     indexing_technique: Option<IndexingTechnique>,
+    /// `only_me` (default), `all_team_members` or `partial_members`.
     #[serde(default)]
+    #[schema(example = "only_me")]
     permission: Option<String>,
+    /// Only `vendor` (the default) is supported.
     #[serde(default)]
+    #[schema(example = "vendor")]
     provider: Option<String>,
     #[serde(default)]
     embedding_model: Option<String>,
     #[serde(default)]
     embedding_model_provider: Option<String>,
+    /// Dify's `retrieval_model` object: `search_method` (`semantic_search`, `full_text_search`,
+    /// `keyword_search`, `hybrid_search`), `top_k`, `score_threshold_enabled`, `score_threshold`,
+    /// `reranking_enable`, `reranking_mode`, `weights`, `metadata_filtering_conditions`, and ragd's
+    /// `fusion` (`rrf`) and `rrf_k`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     retrieval_model: Option<RetrievalModel>,
     /// ragd: the BM25 analyzer, `english` (default) or `cjk`.
     #[serde(default)]
+    #[schema(example = "english")]
     lexical_analyzer: Option<String>,
+    /// `text_model` (default) or `hierarchical_model` (parent-child); `qa_model` is refused.
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "text_model")]
     doc_form: Option<ragd_core::dataset::DocForm>,
     // Accepted for compatibility; ragd is itself the knowledge base.
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
     external_knowledge_api_id: Option<String>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
     external_knowledge_id: Option<String>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<Object>)]
     summary_index_setting: Option<Value>,
 }
 
@@ -114,6 +136,28 @@ pub(super) fn view(state: &AppState, dataset: &Dataset) -> ApiResult<Value> {
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets",
+    operation_id = "create_dataset",
+    tag = "datasets",
+    summary = "Create an empty dataset",
+    description = "Creates a dataset (knowledge base). A key limited to some datasets cannot create datasets (403).",
+    request_body(content = CreateDataset, example = json!({
+        "name": "Handbook",
+        "description": "The staff handbook",
+        "indexing_technique": "high_quality",
+        "permission": "only_me"
+    })),
+    responses(
+        (status = 200, description = "The created dataset", body = Object),
+        (status = 400, description = "`bad_request` (body is not JSON) or `invalid_param` (name, permission, provider, lexical_analyzer, retrieval_model)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: the key is limited to some datasets", body = crate::openapi::ErrorBody),
+        (status = 409, description = "`dataset_name_duplicate`: the name is taken", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -162,19 +206,26 @@ pub async fn create(
     Ok(axum::Json(value))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page number, from 1 (default 1).
     #[serde(default, deserialize_with = "lenient::u32_opt")]
     page: Option<u32>,
+    /// Page size (default 20, at most 100).
     #[serde(default, deserialize_with = "lenient::u32_opt")]
     limit: Option<u32>,
+    /// Case-insensitive substring of the name.
     #[serde(default)]
     keyword: Option<String>,
+    /// Accepted for compatibility and ignored.
     #[serde(default, deserialize_with = "lenient::bool_opt")]
     #[allow(dead_code)]
     include_all: Option<bool>,
+    /// Accepted for compatibility and ignored (`tag_ids=a&tag_ids=b`).
     #[serde(default)]
     #[allow(dead_code)]
+    #[param(value_type = Option<Vec<String>>)]
     tag_ids: Option<Value>,
 }
 
@@ -183,6 +234,20 @@ pub(super) fn page_of(page: Option<u32>, limit: Option<u32>) -> Page {
     Page::new(page.unwrap_or(1), limit.unwrap_or(ragd_core::dataset::DEFAULT_PAGE_LIMIT)).clamped()
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets",
+    operation_id = "list_datasets",
+    tag = "datasets",
+    summary = "List datasets",
+    description = "Newest first, paged. A key limited to some datasets sees only those.",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "`{data, has_more, limit, total, page}`", body = Object),
+        (status = 400, description = "`invalid_param`: a query parameter of the wrong type", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -234,6 +299,20 @@ pub async fn list(
     Ok(axum::Json(value))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{dataset_id}",
+    operation_id = "get_dataset",
+    tag = "datasets",
+    summary = "Get a dataset",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    responses(
+        (status = 200, description = "The dataset", body = Object),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset (or not one this key may use)", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -244,36 +323,69 @@ pub async fn get(
     Ok(axum::Json(value))
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `PATCH /v1/datasets/{dataset_id}`: the fields to change.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateDataset {
+    /// 1 to 40 characters, unique.
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
     description: Option<String>,
+    /// `high_quality` or `economy`; a `high_quality` dataset with documents cannot become `economy`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "high_quality")]
     indexing_technique: Option<IndexingTechnique>,
+    /// `only_me`, `all_team_members` or `partial_members`.
     #[serde(default)]
+    #[schema(example = "all_team_members")]
     permission: Option<String>,
     #[serde(default)]
     embedding_model: Option<String>,
     #[serde(default)]
     embedding_model_provider: Option<String>,
+    /// Dify's `retrieval_model` object (see `CreateDataset.retrieval_model`), stored as the
+    /// dataset's default for retrievals.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     retrieval_model: Option<RetrievalModel>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<Vec<Object>>)]
     partial_member_list: Option<Value>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<Object>)]
     external_retrieval_model: Option<Value>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
     external_knowledge_id: Option<String>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
     external_knowledge_api_id: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/datasets/{dataset_id}",
+    operation_id = "update_dataset",
+    tag = "datasets",
+    summary = "Update a dataset",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    request_body = UpdateDataset,
+    responses(
+        (status = 200, description = "The updated dataset", body = Object),
+        (status = 400, description = "`bad_request` (body is not JSON) or `invalid_param` (name, permission, indexing_technique, retrieval_model)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset", body = crate::openapi::ErrorBody),
+        (status = 409, description = "`dataset_name_duplicate`: the new name is taken", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -316,6 +428,21 @@ pub async fn update(
     Ok(axum::Json(value))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/datasets/{dataset_id}",
+    operation_id = "delete_dataset",
+    tag = "datasets",
+    summary = "Delete a dataset",
+    description = "Deletes the dataset with its documents, segments and indexes (waits for an indexing group of the dataset in progress).",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -329,10 +456,8 @@ pub async fn delete(
             if !s.store.delete_dataset(&dataset.id)? {
                 return Err(ApiError::dataset_not_found());
             }
-            s.retriever
-                .indexes()
-                .remove(&dataset.id)
-                .map_err(|e| ApiError::internal(format!("removing the indexes of {}: {e}", dataset.id)))
+            s.indexer.remove_dataset(&dataset.id)?;
+            Ok(())
         })
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

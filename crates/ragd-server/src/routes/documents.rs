@@ -26,22 +26,37 @@ use crate::state::AppState;
 use crate::views::{self, API_USER};
 
 /// Settings a created or updated document may carry (by-text body, or the by-file `data` part).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct DocumentSettings {
+    /// `high_quality` or `economy`: required when the dataset has none yet (its first document).
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "high_quality")]
     indexing_technique: Option<IndexingTechnique>,
+    /// `text_model` or `hierarchical_model` (parent-child; needs a `hierarchical` process rule);
+    /// `qa_model` is refused. Only the first document may change the dataset's form.
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "text_model")]
     doc_form: Option<DocForm>,
+    /// Default `English`.
     #[serde(default)]
+    #[schema(example = "English")]
     doc_language: Option<String>,
+    /// Dify's process rule: `{"mode": "automatic" | "custom" | "hierarchical", "rules": {
+    /// "pre_processing_rules", "segmentation": {"separator", "max_tokens", "chunk_overlap"},
+    /// "parent_mode", "subchunk_segmentation"}}`. Defaults to the dataset's latest rule, else
+    /// `automatic`; required by the by-file routes when the dataset has none.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     process_rule: Option<Value>,
+    /// Dify's `retrieval_model` object, stored as the dataset's default for retrievals.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     retrieval_model: Option<RetrievalModel>,
     #[serde(default)]
     embedding_model: Option<String>,
     #[serde(default)]
     embedding_model_provider: Option<String>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
     original_document_id: Option<String>,
@@ -51,9 +66,13 @@ pub struct DocumentSettings {
     skip_if_exists: bool,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/datasets/{dataset_id}/document/create-by-text`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateByText {
+    /// Document name.
+    #[schema(example = "faq.txt")]
     name: String,
+    /// Document text.
     text: String,
     #[serde(flatten)]
     settings: DocumentSettings,
@@ -203,6 +222,29 @@ fn create_document(
     Ok(json!({"document": views::document(&document), "batch": batch}))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/document/create-by-text",
+    operation_id = "create_document_by_text",
+    tag = "documents",
+    summary = "Create a document from text",
+    description = "Stores the document and queues its indexing; answers at once with `{document, batch}` (poll `indexing-status` with the batch). Also served at the underscore alias `/v1/datasets/{dataset_id}/document/create_by_text`.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    request_body(content = CreateByText, example = json!({
+        "name": "faq.txt",
+        "text": "How do I reset my password? Open Settings, then Security.",
+        "indexing_technique": "high_quality",
+        "process_rule": {"mode": "automatic"}
+    })),
+    responses(
+        (status = 200, description = "`{document, batch}`", body = Object),
+        (status = 400, description = "`bad_request` (body is not JSON) or `invalid_param` (name, text, indexing_technique, doc_form, process_rule, retrieval_model)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn create_by_text(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -304,6 +346,25 @@ fn settings_from(data: Option<Value>) -> ApiResult<DocumentSettings> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/document/create-by-file",
+    operation_id = "create_document_by_file",
+    tag = "documents",
+    summary = "Create a document from a file",
+    description = "Multipart upload: `file` (txt, md, markdown, html, htm, pdf, docx, csv, json, jsonl) and an optional `data` part holding the JSON settings. Parses the file, stores the document and queues its indexing; answers `{document, batch}`. Also served at the underscore alias `/v1/datasets/{dataset_id}/document/create_by_file`.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    request_body(content = crate::openapi::FileUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "`{document, batch}`", body = Object),
+        (status = 400, description = "`no_file_uploaded`, `too_many_files`, `filename_not_exists_error`, `bad_request` (`data` is not JSON) or `invalid_param` (settings, or a file that is empty, corrupt, encrypted or without text)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the file or body is over the size limit", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_file_type`: the file's extension is not a supported format", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn create_by_file(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -367,10 +428,13 @@ fn check_editable(d: &Document, action: &str) -> ApiResult<()> {
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/datasets/{dataset_id}/documents/{document_id}/update-by-text`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateByText {
+    /// New name; required when `text` is given.
     #[serde(default)]
     name: Option<String>,
+    /// New text: the document is re-chunked and re-indexed.
     #[serde(default)]
     text: Option<String>,
     #[serde(flatten)]
@@ -430,6 +494,24 @@ async fn apply_update(
     Ok(value)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/update-by-text",
+    operation_id = "update_document_by_text",
+    tag = "documents",
+    summary = "Update a document with text",
+    description = "Renames the document and/or replaces its text (queued for re-indexing); answers `{document, batch}`. Also served at the underscore alias `/v1/datasets/{dataset_id}/documents/{document_id}/update_by_text`.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)")),
+    request_body = UpdateByText,
+    responses(
+        (status = 200, description = "`{document, batch}`", body = Object),
+        (status = 400, description = "`bad_request` (body is not JSON), `invalid_param` (name, text, process_rule, retrieval_model) or `document_indexing` (the document is being processed)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`archived_document_immutable`: the document is archived, or `forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or document", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn update_by_text(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -457,6 +539,25 @@ pub async fn update_by_text(
     Ok(axum::Json(value))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/update-by-file",
+    operation_id = "update_document_by_file",
+    tag = "documents",
+    summary = "Update a document with a file",
+    description = "Multipart upload like create-by-file; without a `file` part only the settings change. Answers `{document, batch}`. Also served at the underscore alias `/v1/datasets/{dataset_id}/documents/{document_id}/update_by_file` and as `PATCH /v1/datasets/{dataset_id}/documents/{document_id}`.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)")),
+    request_body(content = crate::openapi::FileUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "`{document, batch}`", body = Object),
+        (status = 400, description = "`no_file_uploaded` (not a multipart body), `too_many_files`, `filename_not_exists_error`, `bad_request`, `invalid_param` or `document_indexing`", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`archived_document_immutable`: the document is archived, or `forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or document", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the file or body is over the size limit", body = crate::openapi::ErrorBody),
+        (status = 415, description = "`unsupported_file_type`: the file's extension is not a supported format", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn update_by_file(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -484,6 +585,21 @@ pub async fn update_by_file(
     Ok(axum::Json(value))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/indexing-status",
+    operation_id = "get_indexing_status",
+    tag = "documents",
+    summary = "Indexing progress of a batch",
+    description = "The path's `{document_id}` is the `batch` returned by a create or update (Dify's route shape).",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "The batch id returned by a create or update")),
+    responses(
+        (status = 200, description = "`{data: [{id, indexing_status, completed_segments, total_segments, ...}]}`", body = Object),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset, or no documents in the batch", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn indexing_status(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -501,18 +617,39 @@ pub async fn indexing_status(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page number, from 1 (default 1).
     #[serde(default, deserialize_with = "lenient::u32_opt")]
     page: Option<u32>,
+    /// Page size (default 20, at most 100).
     #[serde(default, deserialize_with = "lenient::u32_opt")]
     limit: Option<u32>,
+    /// Substring of the document name.
     #[serde(default)]
     keyword: Option<String>,
+    /// `queuing`, `indexing`, `paused`, `error`, `available`, `disabled` or `archived`.
     #[serde(default)]
+    #[param(example = "available")]
     status: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{dataset_id}/documents",
+    operation_id = "list_documents",
+    tag = "documents",
+    summary = "List the documents of a dataset",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ListQuery),
+    responses(
+        (status = 200, description = "`{data, has_more, limit, total, page}`", body = Object),
+        (status = 400, description = "`invalid_param`: a bad `status` or a query parameter of the wrong type", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -547,12 +684,30 @@ pub async fn list(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GetQuery {
+    /// `all` (default), `only` (just the metadata) or `without` (no metadata).
     #[serde(default)]
+    #[param(example = "all")]
     metadata: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}",
+    operation_id = "get_document",
+    tag = "documents",
+    summary = "Get a document",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)"), GetQuery),
+    responses(
+        (status = 200, description = "The document's detail", body = Object),
+        (status = 400, description = "`invalid_param`: a bad `metadata` value", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or document", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -573,6 +728,22 @@ pub async fn get(
     Ok(axum::Json(views::document_detail(&document, &metadata)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}",
+    operation_id = "delete_document",
+    tag = "documents",
+    summary = "Delete a document",
+    description = "Deletes the document, its segments and its index entries.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "`document_indexing`: the document is being processed", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`archived_document_immutable`: the document is archived, or `forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or document", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -602,11 +773,30 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `PATCH /v1/datasets/{dataset_id}/documents/status/{action}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StatusBody {
+    /// The documents to change (at least one).
     document_ids: Vec<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/datasets/{dataset_id}/documents/status/{action}",
+    operation_id = "set_document_status",
+    tag = "documents",
+    summary = "Enable, disable, archive or un-archive documents",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("action" = String, Path, description = "`enable`, `disable`, `archive` or `un_archive`", example = "disable")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "`{\"result\": \"success\"}`", body = Object, example = json!({"result": "success"})),
+        (status = 400, description = "`bad_request`, `invalid_param` (action, document_ids) or `document_indexing` (a document is being indexed)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or document", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn set_status(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

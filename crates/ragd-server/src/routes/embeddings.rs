@@ -15,21 +15,40 @@ use crate::state::AppState;
 /// Most texts one request may embed.
 const MAX_INPUTS: usize = 256;
 
-#[derive(Debug, Deserialize)]
+/// One text, or a list of 1 to 256 texts.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Input {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/embeddings` (OpenAI-compatible).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EmbeddingsBody {
+    /// The text(s) to embed; none may be empty.
     input: Input,
+    /// Accepted for compatibility and ignored: the service's model is used.
     #[serde(default)]
     #[allow(dead_code)]
     model: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/embeddings",
+    operation_id = "embeddings",
+    tag = "embeddings",
+    summary = "Embed texts with the service's model",
+    description = "OpenAI-compatible: `{\"input\": str | [str]}` → `{object: \"list\", data: [{object: \"embedding\", index, embedding}], model, usage: {prompt_tokens, total_tokens}}`. A single string is embedded as a query, a list as documents.",
+    request_body(content = EmbeddingsBody, example = json!({"input": ["first text", "second text"]})),
+    responses(
+        (status = 200, description = "The embeddings", body = Object),
+        (status = 400, description = "`bad_request` or `invalid_param` (input: 1 to 256 non-empty texts)", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn embeddings(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<EmbeddingsBody>,

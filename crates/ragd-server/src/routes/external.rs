@@ -20,18 +20,30 @@ use crate::extract::parse_json;
 use crate::state::AppState;
 use crate::views;
 
-#[derive(Debug, Deserialize)]
+/// Dify's `retrieval_setting`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RetrievalSetting {
+    /// How many records to answer at most.
+    #[schema(example = 5)]
     top_k: i64,
+    /// Minimum score; `0` turns the threshold off.
+    #[schema(example = 0.5)]
     score_threshold: f64,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /retrieval` (Dify's External Knowledge API).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ExternalRequest {
+    /// A dataset id or name.
+    #[schema(example = "Handbook")]
     knowledge_id: String,
+    #[schema(example = "How do I reset my password?")]
     query: String,
     retrieval_setting: RetrievalSetting,
+    /// Dify's metadata filter: `{"logical_operator": "and" | "or", "conditions": [{"name",
+    /// "comparison_operator", "value"}]}`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     metadata_condition: Option<MetadataFilter>,
 }
 
@@ -90,6 +102,27 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, Exte
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/retrieval",
+    operation_id = "external_retrieval",
+    tag = "external",
+    summary = "Dify External Knowledge API retrieval",
+    description = "Lets a Dify installation use ragd as an external knowledge base. Searches with the dataset's own retrieval model (hybrid search when it has none) and Dify's `top_k` and threshold. Also served at `{prefix}/retrieval` (`server.external_knowledge_prefix`, default `/external`, so `/external/retrieval`). Errors use this API's body `{error_code, error_msg}`: 1001 malformed Authorization header and 1002 unknown key (403), 2001 unknown knowledge base (404); other request errors keep their HTTP status as the code.",
+    request_body(content = ExternalRequest, example = json!({
+        "knowledge_id": "Handbook",
+        "query": "How do I reset my password?",
+        "retrieval_setting": {"top_k": 5, "score_threshold": 0.5}
+    })),
+    responses(
+        (status = 200, description = "`{records: [{content, score, title, metadata}]}`", body = Object),
+        (status = 400, description = "Malformed body or invalid query (`error_code` 400)", body = crate::openapi::ExternalErrorBody),
+        (status = 403, description = "`error_code` 1001 (malformed Authorization header) or 1002 (unknown key)", body = crate::openapi::ExternalErrorBody),
+        (status = 404, description = "`error_code` 2001: no such knowledge base (or not one the key may use, or API access disabled)", body = crate::openapi::ExternalErrorBody),
+        (status = 413, description = "The body is over the size limit"),
+        crate::openapi::LimitErrors,
+    )
+)]
 pub async fn retrieval(
     State(state): State<AppState>,
     headers: HeaderMap,

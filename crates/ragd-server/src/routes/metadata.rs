@@ -18,13 +18,35 @@ fn field_not_found() -> ApiError {
     ApiError::not_found("Metadata not found.")
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/datasets/{dataset_id}/metadata`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateField {
+    /// `string`, `number` or `time`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "string")]
     field_type: MetadataType,
+    /// Field name, unique in the dataset.
+    #[schema(example = "author")]
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/metadata",
+    operation_id = "create_metadata_field",
+    tag = "metadata",
+    summary = "Create a metadata field",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    request_body = CreateField,
+    responses(
+        (status = 201, description = "`{id, name, type}`", body = Object),
+        (status = 400, description = "`bad_request` or `invalid_param` (type, or a name that already exists)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -45,6 +67,20 @@ pub async fn create(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{dataset_id}/metadata",
+    operation_id = "list_metadata_fields",
+    tag = "metadata",
+    summary = "List the metadata fields of a dataset",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    responses(
+        (status = 200, description = "`{doc_metadata: [{id, name, type, count}], built_in_field_enabled}`", body = Object),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -63,11 +99,30 @@ pub async fn list(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `PATCH /v1/datasets/{dataset_id}/metadata/{metadata_id}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RenameField {
+    /// The new name, unique in the dataset.
     name: String,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/datasets/{dataset_id}/metadata/{metadata_id}",
+    operation_id = "rename_metadata_field",
+    tag = "metadata",
+    summary = "Rename a metadata field",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("metadata_id" = String, Path, description = "Metadata field id (UUID)")),
+    request_body = RenameField,
+    responses(
+        (status = 200, description = "`{id, name, type}`", body = Object),
+        (status = 400, description = "`bad_request` or `invalid_param` (a name that already exists)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or metadata field", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn rename(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -87,6 +142,21 @@ pub async fn rename(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/datasets/{dataset_id}/metadata/{metadata_id}",
+    operation_id = "delete_metadata_field",
+    tag = "metadata",
+    summary = "Delete a metadata field",
+    description = "Deletes the field and its values on every document.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("metadata_id" = String, Path, description = "Metadata field id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or metadata field", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -114,6 +184,20 @@ pub fn built_in_fields() -> Vec<Value> {
         .collect()
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{dataset_id}/metadata/built-in",
+    operation_id = "list_built_in_metadata_fields",
+    tag = "metadata",
+    summary = "List Dify's built-in metadata fields",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    responses(
+        (status = 200, description = "`{fields: [{name, type}]}`", body = Object),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn built_in(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -123,6 +207,21 @@ pub async fn built_in(
     Ok(axum::Json(json!({"fields": built_in_fields()})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/metadata/built-in/{action}",
+    operation_id = "toggle_built_in_metadata_fields",
+    tag = "metadata",
+    summary = "Enable or disable the built-in metadata fields",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("action" = String, Path, description = "`enable` or `disable`", example = "enable")),
+    responses(
+        (status = 200, description = "`{\"result\": \"success\"}`", body = Object, example = json!({"result": "success"})),
+        (status = 400, description = "`invalid_param`: an action other than enable or disable", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn toggle_built_in(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -154,28 +253,54 @@ pub async fn toggle_built_in(
     Ok(axum::Json(json!({"result": "success"})))
 }
 
-#[derive(Debug, Deserialize)]
+/// One metadata value of a document.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MetadataValue {
+    /// The metadata field id; Dify's `built-in` entries are skipped (built-in values are computed).
     id: String,
+    /// The field name (informative).
     #[allow(dead_code)]
     name: String,
+    /// The value: a string, a number, or a timestamp for `time` fields; `null` clears it.
     #[serde(default)]
+    #[schema(value_type = Value)]
     value: Value,
 }
 
-#[derive(Debug, Deserialize)]
+/// The metadata of one document.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DocumentMetadataOperation {
+    /// Document id (UUID).
     document_id: String,
     metadata_list: Vec<MetadataValue>,
+    /// `true`: change only the listed fields; `false` (default): the list replaces the document's values.
     #[serde(default)]
     partial_update: bool,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/datasets/{dataset_id}/documents/metadata`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SetDocumentMetadata {
     operation_data: Vec<DocumentMetadataOperation>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/documents/metadata",
+    operation_id = "set_document_metadata",
+    tag = "metadata",
+    summary = "Set the metadata values of documents",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    request_body = SetDocumentMetadata,
+    responses(
+        (status = 200, description = "`{\"result\": \"success\"}`", body = Object, example = json!({"result": "success"})),
+        (status = 400, description = "`bad_request` or `invalid_param` (an unknown field, a value of the wrong type)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or document", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn set_document_metadata(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -6,14 +6,15 @@
 //! under load) add: load shedding at `max_concurrent_requests` in flight (429), a per-request timeout
 //! (504), and the body limit (413).
 
-mod datasets;
-mod documents;
-mod embeddings;
-mod external;
-mod metadata;
-mod ops;
-mod retrieve;
-mod segments;
+// `pub(crate)` so `crate::openapi` can list the handlers' `#[utoipa::path]` operations.
+pub(crate) mod datasets;
+pub(crate) mod documents;
+pub(crate) mod embeddings;
+pub(crate) mod external;
+pub(crate) mod metadata;
+pub(crate) mod ops;
+pub(crate) mod retrieve;
+pub(crate) mod segments;
 
 use std::time::Duration;
 

@@ -20,10 +20,36 @@ pub fn router() -> Router<AppState> {
         .route("/docs", get(docs))
 }
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "ops",
+    summary = "Liveness: the process answers",
+    description = "Outside auth and load shedding. Always 200 while the process serves.",
+    responses(
+        (status = 200, description = "The process is up", body = Object,
+            example = json!({"status": "ok", "version": "0.1.0"})),
+    )
+)]
 async fn health() -> Response {
     axum::Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "ready",
+    tag = "ops",
+    summary = "Readiness: store open, model loaded, indexes recovered",
+    description = "Outside auth and load shedding. 503 while starting (`{\"status\": \"starting\"}`) or when the store does not answer a read (`{\"status\": \"unavailable\", \"store\": \"error\"}`).",
+    responses(
+        (status = 200, description = "Ready to serve", body = Object,
+            example = json!({"status": "ready", "store": "ok", "model": "all-MiniLM-L6-v2-int8", "indexing_queue": 0})),
+        (status = 503, description = "Starting, or the store is unavailable", body = Object,
+            example = json!({"status": "starting"})),
+    )
+)]
 async fn ready(State(state): State<AppState>) -> Response {
     if !state.is_ready() {
         return (
@@ -54,6 +80,18 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "ops",
+    summary = "Prometheus metrics",
+    description = "Prometheus text exposition format (HTTP requests, retrieval timings, indexing queue). Outside auth and load shedding.",
+    responses(
+        (status = 200, description = "Metrics in Prometheus text format", body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+    )
+)]
 async fn metrics() -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
@@ -62,10 +100,31 @@ async fn metrics() -> Response {
         .into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "ops",
+    summary = "This OpenAPI document",
+    responses(
+        (status = 200, description = "The OpenAPI document, generated from the request types and handlers", body = Object),
+    )
+)]
 async fn openapi() -> Response {
     axum::Json(crate::openapi::document()).into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/docs",
+    operation_id = "docs",
+    tag = "ops",
+    summary = "API reference page",
+    description = "An HTML page that renders `/openapi.json`.",
+    responses(
+        (status = 200, description = "The HTML page", body = String, content_type = "text/html; charset=utf-8"),
+    )
+)]
 async fn docs() -> Html<&'static str> {
     Html(include_str!("docs.html"))
 }

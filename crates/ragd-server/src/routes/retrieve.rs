@@ -19,16 +19,28 @@ use crate::extract::ApiJson;
 use crate::state::AppState;
 use crate::views;
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/datasets/{dataset_id}/retrieve`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RetrieveBody {
+    /// The query text (required in practice: image queries by `attachment_ids` are not supported).
     #[serde(default)]
+    #[schema(example = "How do I reset my password?")]
     query: Option<String>,
+    /// Dify's `retrieval_model` object: `search_method` (`semantic_search`, `full_text_search`,
+    /// `keyword_search`, `hybrid_search`), `top_k`, `score_threshold_enabled`, `score_threshold`,
+    /// `reranking_enable`, `reranking_mode`, `weights`, `metadata_filtering_conditions`, and ragd's
+    /// `fusion` (`rrf`) and `rrf_k`. Defaults to the dataset's stored model, else semantic search,
+    /// top 4.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     retrieval_model: Option<RetrievalModel>,
+    /// Not supported without a text query (400).
     #[serde(default)]
     attachment_ids: Option<Vec<String>>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<Object>)]
     external_retrieval_model: Option<Value>,
     /// ragd: more datasets to search with the path's, ranked together.
     #[serde(default)]
@@ -70,6 +82,27 @@ pub async fn run(
     Ok(retrieval)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/retrieve",
+    operation_id = "retrieve",
+    tag = "retrieval",
+    summary = "Retrieve chunks from a dataset",
+    description = "Dify's hit testing: the best-matching segments for a query. ragd extensions: `dataset_ids` (more datasets ranked together), `explain` (component scores per record), and `fusion: rrf` / `rrf_k` in the retrieval model.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
+    request_body(content = RetrieveBody, example = json!({
+        "query": "How do I reset my password?",
+        "retrieval_model": {"search_method": "hybrid_search", "top_k": 4, "score_threshold_enabled": false}
+    })),
+    responses(
+        (status = 200, description = "`{query: {content}, records: [{segment, score, ...}]}`", body = Object),
+        (status = 400, description = "`bad_request`, `invalid_param` (query, retrieval_model, attachment_ids) or `model_currently_not_support`", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset (the path's or one of `dataset_ids`)", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn retrieve(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -123,23 +123,47 @@ fn index_and_complete(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+/// One segment to add.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewSegmentBody {
+    /// The segment text (not empty). In a parent-child document its child chunks are cut from it.
     content: String,
+    /// The answer, for `qa_model` documents.
     #[serde(default)]
     answer: Option<String>,
     #[serde(default)]
     keywords: Option<Vec<String>>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
     attachment_ids: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/datasets/{dataset_id}/documents/{document_id}/segments`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateSegments {
+    /// The segments to add (at least one).
     segments: Vec<NewSegmentBody>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/segments",
+    operation_id = "create_segments",
+    tag = "segments",
+    summary = "Add segments to a document",
+    description = "Adds the segments and indexes them before answering (the document must be completed).",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)")),
+    request_body = CreateSegments,
+    responses(
+        (status = 200, description = "`{data: [segment], doc_form}`", body = Object),
+        (status = 400, description = "`bad_request` or `invalid_param` (segments, answer)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or document, or the document is not completed", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -196,18 +220,39 @@ pub async fn create(
     Ok(axum::Json(value))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page number, from 1 (default 1).
     #[serde(default, deserialize_with = "lenient::u32_opt")]
     page: Option<u32>,
+    /// Page size (default 20, at most 100).
     #[serde(default, deserialize_with = "lenient::u32_opt")]
     limit: Option<u32>,
+    /// Substring of the segment content.
     #[serde(default)]
     keyword: Option<String>,
+    /// `completed`, `indexing` or `error`.
     #[serde(default)]
+    #[param(example = "completed")]
     status: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/segments",
+    operation_id = "list_segments",
+    tag = "segments",
+    summary = "List the segments of a document",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)"), ListQuery),
+    responses(
+        (status = 200, description = "`{data, doc_form, total, has_more, limit, page}`", body = Object),
+        (status = 400, description = "`invalid_param`: a bad `status` or a query parameter of the wrong type", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset or document", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -250,6 +295,20 @@ pub async fn list(
     Ok(axum::Json(value))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
+    operation_id = "get_segment",
+    tag = "segments",
+    summary = "Get a segment",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)"), ("segment_id" = String, Path, description = "Segment id (UUID)")),
+    responses(
+        (status = 200, description = "`{data: segment, doc_form}`", body = Object),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset, document or segment", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -267,31 +326,57 @@ pub async fn get(
     Ok(axum::Json(value))
 }
 
-#[derive(Debug, Deserialize)]
+/// What to change in a segment; absent fields are kept.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SegmentChanges {
+    /// New text (not empty); re-indexed.
     #[serde(default)]
     content: Option<String>,
     #[serde(default)]
     answer: Option<String>,
     #[serde(default)]
     keywords: Option<Vec<String>>,
+    /// `false` removes the segment from the indexes, `true` puts it back.
     #[serde(default)]
     enabled: Option<bool>,
+    /// Parent-child documents: cut the child chunks again from `content` even if it is unchanged.
     #[serde(default)]
     regenerate_child_chunks: bool,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
     attachment_ids: Option<Vec<String>>,
+    /// Accepted for compatibility and ignored.
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(value_type = Option<Object>)]
     summary: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateSegment {
     segment: SegmentChanges,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
+    operation_id = "update_segment",
+    tag = "segments",
+    summary = "Update a segment",
+    description = "Changes the segment and re-indexes it before answering (the document must be completed).",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)"), ("segment_id" = String, Path, description = "Segment id (UUID)")),
+    request_body = UpdateSegment,
+    responses(
+        (status = 200, description = "`{data: segment, doc_form}`", body = Object),
+        (status = 400, description = "`bad_request` or `invalid_param` (content)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset, document or segment, or the document is not completed", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -346,6 +431,21 @@ pub async fn update(
     Ok(axum::Json(value))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
+    operation_id = "delete_segment",
+    tag = "segments",
+    summary = "Delete a segment",
+    description = "Deletes the segment and its child chunks, and removes them from the indexes.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)"), ("segment_id" = String, Path, description = "Segment id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset, document or segment", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -371,8 +471,10 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of the child chunk create and update routes.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChildBody {
+    /// The child chunk text (not empty).
     content: String,
 }
 
@@ -396,6 +498,24 @@ fn require_child(state: &AppState, segment: &Segment, child_id: &str) -> ApiResu
         .ok_or_else(not_found)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks",
+    operation_id = "create_child_chunk",
+    tag = "segments",
+    summary = "Add a child chunk to a segment",
+    description = "Parent-child (`hierarchical_model`) documents only; the chunk is indexed before the answer.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)"), ("segment_id" = String, Path, description = "Segment id (UUID)")),
+    request_body = ChildBody,
+    responses(
+        (status = 200, description = "`{data: child_chunk}`", body = Object),
+        (status = 400, description = "`bad_request` or `invalid_param` (empty content, or not a parent-child document)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset, document or segment, or the document is not completed", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn create_child(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -427,16 +547,35 @@ pub async fn create_child(
     Ok(axum::Json(value))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChildListQuery {
+    /// Page number, from 1 (default 1).
     #[serde(default, deserialize_with = "lenient::u32_opt")]
     page: Option<u32>,
+    /// Page size (default 20, at most 100).
     #[serde(default, deserialize_with = "lenient::u32_opt")]
     limit: Option<u32>,
+    /// Substring of the chunk content.
     #[serde(default)]
     keyword: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks",
+    operation_id = "list_child_chunks",
+    tag = "segments",
+    summary = "List the child chunks of a segment",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)"), ("segment_id" = String, Path, description = "Segment id (UUID)"), ChildListQuery),
+    responses(
+        (status = 200, description = "`{data, total, total_pages, page, limit}`", body = Object),
+        (status = 400, description = "`invalid_param`: a query parameter of the wrong type", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset, document or segment", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn list_children(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -466,6 +605,24 @@ pub async fn list_children(
     Ok(axum::Json(value))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks/{child_chunk_id}",
+    operation_id = "update_child_chunk",
+    tag = "segments",
+    summary = "Update a child chunk",
+    description = "Parent-child documents only; the chunk is re-indexed before the answer.",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)"), ("segment_id" = String, Path, description = "Segment id (UUID)"), ("child_chunk_id" = String, Path, description = "Child chunk id (UUID)")),
+    request_body = ChildBody,
+    responses(
+        (status = 200, description = "`{data: child_chunk}`", body = Object),
+        (status = 400, description = "`bad_request` or `invalid_param` (empty content, or not a parent-child document)", body = crate::openapi::ErrorBody),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset, document, segment or child chunk, or the document is not completed", body = crate::openapi::ErrorBody),
+        (status = 413, description = "`file_too_large`: the body is over the size limit", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn update_child(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -501,6 +658,20 @@ pub async fn update_child(
     Ok(axum::Json(value))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks/{child_chunk_id}",
+    operation_id = "delete_child_chunk",
+    tag = "segments",
+    summary = "Delete a child chunk",
+    params(("dataset_id" = String, Path, description = "Dataset id (UUID)"), ("document_id" = String, Path, description = "Document id (UUID)"), ("segment_id" = String, Path, description = "Segment id (UUID)"), ("child_chunk_id" = String, Path, description = "Child chunk id (UUID)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
+        (status = 404, description = "`not_found`: no such dataset, document, segment or child chunk", body = crate::openapi::ErrorBody),
+        crate::openapi::KnowledgeErrors,
+    )
+)]
 pub async fn delete_child(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
