@@ -95,16 +95,32 @@ pub fn run(args: KeysArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 println!("no keys yet: create one with `ragd keys create --name NAME`");
             } else {
                 let mut table = Table::new();
-                table.set_header(["id", "name", "prefix", "datasets", "created", "last used", "state"]);
+                table.set_header([
+                    "id",
+                    "name",
+                    "prefix",
+                    "datasets",
+                    "created",
+                    "last used",
+                    "state",
+                ]);
                 for k in keys {
                     table.add_row(vec![
                         k.id,
                         k.name,
                         format!("{}…", k.prefix),
-                        if k.datasets.is_empty() { "all".into() } else { k.datasets.join(", ") },
+                        if k.datasets.is_empty() {
+                            "all".into()
+                        } else {
+                            k.datasets.join(", ")
+                        },
                         k.created_at.to_string(),
                         k.last_used_at.map_or("never".into(), |t| t.to_string()),
-                        if k.revoked_at.is_some() { "revoked".into() } else { "active".into() },
+                        if k.revoked_at.is_some() {
+                            "revoked".into()
+                        } else {
+                            "active".into()
+                        },
                     ]);
                 }
                 println!("{table}");

@@ -55,7 +55,12 @@ pub fn run(args: ServeArgs, config: &Config) -> anyhow::Result<ExitCode> {
     apply_flags(&args, &mut config)?;
     let engine = Engine::open(&config, &config.data_dir)?;
     let store = engine.store.clone();
-    if config.server.auth && !store.list_api_keys()?.iter().any(|k| k.revoked_at.is_none()) {
+    if config.server.auth
+        && !store
+            .list_api_keys()?
+            .iter()
+            .any(|k| k.revoked_at.is_none())
+    {
         let (key, token) = ragd_server::auth::create_key(store.as_ref(), "first key", Vec::new())
             .map_err(anyhow::Error::msg)?;
         println!(
@@ -86,7 +91,10 @@ pub fn run(args: ServeArgs, config: &Config) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", config.server.bind))?;
         let addr = server.local_addr()?;
-        println!("ragd listening on http://{addr} (data dir {})", config.data_dir.display());
+        println!(
+            "ragd listening on http://{addr} (data dir {})",
+            config.data_dir.display()
+        );
         if !config.server.auth {
             println!("warning: authentication is off (--no-auth or server.auth = false)");
         }

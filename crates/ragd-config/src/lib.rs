@@ -256,7 +256,9 @@ impl Config {
             return invalid("server.workers and server.max_concurrent_requests must be at least 1");
         }
         if self.server.max_body_bytes == 0 || self.server.request_timeout_secs == 0 {
-            return invalid("server.max_body_bytes and server.request_timeout_secs must be at least 1");
+            return invalid(
+                "server.max_body_bytes and server.request_timeout_secs must be at least 1",
+            );
         }
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return invalid("server.log_format must be text or json");

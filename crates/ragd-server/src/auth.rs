@@ -41,7 +41,9 @@ pub fn generate_token() -> Result<String, getrandom::Error> {
         getrandom::fill(&mut bytes)?;
         // Rejection sampling keeps every character equally likely.
         for b in bytes {
-            if (b as usize) < ALPHABET.len() * 4 && token.len() < DATASET_KEY_PREFIX.len() + TOKEN_CHARS {
+            if (b as usize) < ALPHABET.len() * 4
+                && token.len() < DATASET_KEY_PREFIX.len() + TOKEN_CHARS
+            {
                 token.push(ALPHABET[b as usize % ALPHABET.len()] as char);
             }
         }

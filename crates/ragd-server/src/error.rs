@@ -149,7 +149,13 @@ impl IntoResponse for ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -173,7 +179,8 @@ impl From<StoreError> for ApiError {
                 "The dataset name already exists. Please modify your dataset name.",
             ),
             StoreError::MetadataNameTaken(name) => {
-                Self::invalid_param(format!("Metadata name '{name}' already exists.")).with_params("name")
+                Self::invalid_param(format!("Metadata name '{name}' already exists."))
+                    .with_params("name")
             }
             StoreError::Invalid(message) => Self::invalid_param(message),
             e @ (StoreError::Sqlite(_)

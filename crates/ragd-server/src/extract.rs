@@ -37,7 +37,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::bad_json());
     }
     // Syntax errors are `bad_request`; a body that is JSON but not the expected shape is `invalid_param`.
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| ApiError::bad_json())?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|_| ApiError::bad_json())?;
     from_value(value)
 }
 
@@ -80,8 +81,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        let deserializer =
-            serde_urlencoded_deserializer(query).map_err(|m| ApiError::invalid_param(m))?;
+        let deserializer = serde_urlencoded_deserializer(query).map_err(ApiError::invalid_param)?;
         from_value(deserializer).map(ApiQuery)
     }
 }
@@ -148,11 +148,11 @@ pub mod lenient {
         match Option::<Raw>::deserialize(d)? {
             None => Ok(None),
             Some(Raw::Text(s)) if s.is_empty() => Ok(None),
-            Some(Raw::Text(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| D::Error::custom(format!("expected a positive integer, got {s:?}"))),
+            Some(Raw::Text(s)) => {
+                s.trim().parse().map(Some).map_err(|_| {
+                    D::Error::custom(format!("expected a positive integer, got {s:?}"))
+                })
+            }
             Some(Raw::Int(n)) => u32::try_from(n)
                 .map(Some)
                 .map_err(|_| D::Error::custom(format!("expected a positive integer, got {n}"))),
@@ -170,7 +170,9 @@ pub mod lenient {
                 "" => Ok(None),
                 "true" | "1" | "yes" => Ok(Some(true)),
                 "false" | "0" | "no" => Ok(Some(false)),
-                _ => Err(D::Error::custom(format!("expected true or false, got {s:?}"))),
+                _ => Err(D::Error::custom(format!(
+                    "expected true or false, got {s:?}"
+                ))),
             },
             Some(Raw::Int(n)) => Ok(Some(n != 0)),
         }
@@ -229,7 +231,8 @@ mod tests {
 
     #[test]
     fn query_strings_decode_and_convert() {
-        let v = serde_urlencoded_deserializer("page=2&flag=true&keyword=caf%C3%A9+au+lait").unwrap();
+        let v =
+            serde_urlencoded_deserializer("page=2&flag=true&keyword=caf%C3%A9+au+lait").unwrap();
         let q: Q = from_value(v).unwrap();
         assert_eq!(q.page, Some(2));
         assert_eq!(q.flag, Some(true));

@@ -70,7 +70,8 @@ impl Server {
     pub async fn bind(parts: Parts, config: ServerConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(&config.bind).await?;
         let embedder: Arc<dyn Embedder> = Arc::new(metrics::MeteredEmbedder::new(parts.embedder));
-        let retriever = Retriever::new(parts.store.clone(), parts.indexes.clone(), embedder.clone());
+        let retriever =
+            Retriever::new(parts.store.clone(), parts.indexes.clone(), embedder.clone());
         let indexer = Indexer::new(
             parts.store.clone(),
             parts.indexes.clone(),
@@ -110,9 +111,15 @@ impl Server {
         metrics::handle();
 
         let recovery_state = state.clone();
-        match tokio::task::spawn_blocking(move || recovery_state.indexer.recover()).await {
+        let recovery = tokio::task::spawn_blocking(move || {
+            recovery_state.indexer.recover().map_err(|e| e.to_string())
+        });
+        match recovery.await {
             Ok(Ok(report)) if !report.requeued.is_empty() => {
-                tracing::info!(documents = report.requeued.len(), "requeued documents left unfinished by a previous run");
+                tracing::info!(
+                    documents = report.requeued.len(),
+                    "requeued documents left unfinished by a previous run"
+                );
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "start-up recovery failed"),
@@ -171,7 +178,9 @@ impl Server {
         .await;
         let _ = hit_writer.await;
         if drained.is_err() {
-            tracing::warn!("an indexing group was still running at shutdown; it resumes at the next start");
+            tracing::warn!(
+                "an indexing group was still running at shutdown; it resumes at the next start"
+            );
         }
         drop(drain);
         served

@@ -24,8 +24,8 @@ use ragd_retrieve::StageTimings;
 
 /// Latency buckets in seconds: 100 µs to 30 s.
 const LATENCY_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-    10.0, 30.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
 ];
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
@@ -37,7 +37,10 @@ pub fn handle() -> PrometheusHandle {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .and_then(|b| {
-                    b.set_buckets_for_metric(Matcher::Full("ragd_embed_batch_size".into()), BATCH_BUCKETS)
+                    b.set_buckets_for_metric(
+                        Matcher::Full("ragd_embed_batch_size".into()),
+                        BATCH_BUCKETS,
+                    )
                 })
                 .expect("bucket lists are non-empty");
             let recorder = builder.build_recorder();
@@ -81,7 +84,8 @@ pub fn record_retrieval(method: &'static str, total: std::time::Duration, t: &St
         ("fusion", t.fusion),
         ("hydrate", t.hydrate),
     ] {
-        metrics::histogram!("ragd_retrieve_stage_seconds", "stage" => stage).record(d.as_secs_f64());
+        metrics::histogram!("ragd_retrieve_stage_seconds", "stage" => stage)
+            .record(d.as_secs_f64());
     }
 }
 
@@ -108,7 +112,8 @@ impl Embedder for MeteredEmbedder {
     fn embed_documents(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let started = Instant::now();
         let result = self.inner.embed_documents(texts);
-        metrics::histogram!("ragd_embed_batch_size", "kind" => "documents").record(texts.len() as f64);
+        metrics::histogram!("ragd_embed_batch_size", "kind" => "documents")
+            .record(texts.len() as f64);
         metrics::histogram!("ragd_embed_seconds", "kind" => "documents")
             .record(started.elapsed().as_secs_f64());
         result

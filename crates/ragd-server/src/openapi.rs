@@ -163,7 +163,9 @@ pub(crate) struct FileUpload {
     file: Vec<u8>,
     /// JSON text of the document settings (`DocumentSettings`), e.g.
     /// `{"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}`.
-    #[schema(example = r#"{"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}"#)]
+    #[schema(
+        example = r#"{"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}"#
+    )]
     data: Option<String>,
 }
 
@@ -237,7 +239,8 @@ impl Modify for BearerAuth {
                     .as_ref()
                     .is_some_and(|tags| tags.iter().any(|t| t == "ops"));
                 if !is_ops {
-                    operation.security = Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
+                    operation.security =
+                        Some(vec![SecurityRequirement::new(BEARER, Vec::<String>::new())]);
                 }
             }
         }
@@ -254,11 +257,13 @@ impl Modify for Aliases {
         let update_by_file = paths
             .get("/v1/datasets/{dataset_id}/documents/{document_id}/update-by-file")
             .and_then(|item| item.post.clone());
-        if let (Some(mut operation), Some(item)) =
-            (update_by_file, paths.get_mut("/v1/datasets/{dataset_id}/documents/{document_id}"))
-        {
+        if let (Some(mut operation), Some(item)) = (
+            update_by_file,
+            paths.get_mut("/v1/datasets/{dataset_id}/documents/{document_id}"),
+        ) {
             operation.operation_id = Some("update_document_by_file_patch".to_owned());
-            operation.summary = Some("Update a document with a file (PATCH form of update-by-file)".to_owned());
+            operation.summary =
+                Some("Update a document with a file (PATCH form of update-by-file)".to_owned());
             item.patch = Some(operation);
         }
     }
@@ -280,13 +285,21 @@ mod tests {
         ("get", "/v1/datasets/{dataset_id}", None),
         ("patch", "/v1/datasets/{dataset_id}", None),
         ("delete", "/v1/datasets/{dataset_id}", None),
-        ("post", "/v1/datasets/{dataset_id}/document/create-by-text", None),
+        (
+            "post",
+            "/v1/datasets/{dataset_id}/document/create-by-text",
+            None,
+        ),
         (
             "post",
             "/v1/datasets/{dataset_id}/document/create_by_text",
             Some("/v1/datasets/{dataset_id}/document/create-by-text"),
         ),
-        ("post", "/v1/datasets/{dataset_id}/document/create-by-file", None),
+        (
+            "post",
+            "/v1/datasets/{dataset_id}/document/create-by-file",
+            None,
+        ),
         (
             "post",
             "/v1/datasets/{dataset_id}/document/create_by_file",
@@ -294,28 +307,76 @@ mod tests {
         ),
         ("get", "/v1/datasets/{dataset_id}/documents", None),
         ("post", "/v1/datasets/{dataset_id}/documents/metadata", None),
-        ("patch", "/v1/datasets/{dataset_id}/documents/status/{action}", None),
-        ("get", "/v1/datasets/{dataset_id}/documents/{document_id}", None),
-        ("delete", "/v1/datasets/{dataset_id}/documents/{document_id}", None),
-        ("patch", "/v1/datasets/{dataset_id}/documents/{document_id}", None),
-        ("post", "/v1/datasets/{dataset_id}/documents/{document_id}/update-by-text", None),
+        (
+            "patch",
+            "/v1/datasets/{dataset_id}/documents/status/{action}",
+            None,
+        ),
+        (
+            "get",
+            "/v1/datasets/{dataset_id}/documents/{document_id}",
+            None,
+        ),
+        (
+            "delete",
+            "/v1/datasets/{dataset_id}/documents/{document_id}",
+            None,
+        ),
+        (
+            "patch",
+            "/v1/datasets/{dataset_id}/documents/{document_id}",
+            None,
+        ),
+        (
+            "post",
+            "/v1/datasets/{dataset_id}/documents/{document_id}/update-by-text",
+            None,
+        ),
         (
             "post",
             "/v1/datasets/{dataset_id}/documents/{document_id}/update_by_text",
             Some("/v1/datasets/{dataset_id}/documents/{document_id}/update-by-text"),
         ),
-        ("post", "/v1/datasets/{dataset_id}/documents/{document_id}/update-by-file", None),
+        (
+            "post",
+            "/v1/datasets/{dataset_id}/documents/{document_id}/update-by-file",
+            None,
+        ),
         (
             "post",
             "/v1/datasets/{dataset_id}/documents/{document_id}/update_by_file",
             Some("/v1/datasets/{dataset_id}/documents/{document_id}/update-by-file"),
         ),
-        ("get", "/v1/datasets/{dataset_id}/documents/{document_id}/indexing-status", None),
-        ("post", "/v1/datasets/{dataset_id}/documents/{document_id}/segments", None),
-        ("get", "/v1/datasets/{dataset_id}/documents/{document_id}/segments", None),
-        ("get", "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}", None),
-        ("post", "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}", None),
-        ("delete", "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}", None),
+        (
+            "get",
+            "/v1/datasets/{dataset_id}/documents/{document_id}/indexing-status",
+            None,
+        ),
+        (
+            "post",
+            "/v1/datasets/{dataset_id}/documents/{document_id}/segments",
+            None,
+        ),
+        (
+            "get",
+            "/v1/datasets/{dataset_id}/documents/{document_id}/segments",
+            None,
+        ),
+        (
+            "get",
+            "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
+            None,
+        ),
+        (
+            "post",
+            "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
+            None,
+        ),
+        (
+            "delete",
+            "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}",
+            None,
+        ),
         (
             "post",
             "/v1/datasets/{dataset_id}/documents/{document_id}/segments/{segment_id}/child_chunks",
@@ -339,9 +400,21 @@ mod tests {
         ("post", "/v1/datasets/{dataset_id}/metadata", None),
         ("get", "/v1/datasets/{dataset_id}/metadata", None),
         ("get", "/v1/datasets/{dataset_id}/metadata/built-in", None),
-        ("post", "/v1/datasets/{dataset_id}/metadata/built-in/{action}", None),
-        ("patch", "/v1/datasets/{dataset_id}/metadata/{metadata_id}", None),
-        ("delete", "/v1/datasets/{dataset_id}/metadata/{metadata_id}", None),
+        (
+            "post",
+            "/v1/datasets/{dataset_id}/metadata/built-in/{action}",
+            None,
+        ),
+        (
+            "patch",
+            "/v1/datasets/{dataset_id}/metadata/{metadata_id}",
+            None,
+        ),
+        (
+            "delete",
+            "/v1/datasets/{dataset_id}/metadata/{metadata_id}",
+            None,
+        ),
         ("post", "/v1/datasets/{dataset_id}/retrieve", None),
         ("post", "/v1/embeddings", None),
         ("post", "/retrieval", None),
@@ -355,7 +428,9 @@ mod tests {
     ];
 
     fn document_json() -> Value {
-        let text = document().to_pretty_json().expect("the document serializes");
+        let text = document()
+            .to_pretty_json()
+            .expect("the document serializes");
         serde_json::from_str(&text).expect("the document is JSON")
     }
 
@@ -366,7 +441,11 @@ mod tests {
     #[test]
     fn document_serializes_with_info_tags_and_schemas() {
         let doc = document_json();
-        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
+        assert!(
+            doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+            "{}",
+            doc["openapi"]
+        );
         assert_eq!(doc["info"]["title"], "ragd");
         let tags: BTreeSet<&str> = doc["tags"]
             .as_array()
@@ -374,11 +453,28 @@ mod tests {
             .iter()
             .filter_map(|t| t["name"].as_str())
             .collect();
-        for tag in ["datasets", "documents", "segments", "metadata", "retrieval", "external", "embeddings", "ops"] {
+        for tag in [
+            "datasets",
+            "documents",
+            "segments",
+            "metadata",
+            "retrieval",
+            "external",
+            "embeddings",
+            "ops",
+        ] {
             assert!(tags.contains(tag), "tag {tag} is not declared");
         }
         let schemas = &doc["components"]["schemas"];
-        for name in ["ErrorBody", "CreateDataset", "CreateByText", "DocumentSettings", "RetrieveBody", "ExternalRequest", "EmbeddingsBody"] {
+        for name in [
+            "ErrorBody",
+            "CreateDataset",
+            "CreateByText",
+            "DocumentSettings",
+            "RetrieveBody",
+            "ExternalRequest",
+            "EmbeddingsBody",
+        ] {
             assert!(schemas.get(name).is_some(), "schema {name} is missing");
         }
         let required: Vec<&str> = schemas["ErrorBody"]["required"]
@@ -399,15 +495,29 @@ mod tests {
                 None => {
                     let op = operation(&doc, method, path)
                         .unwrap_or_else(|| panic!("{method} {path} is not in the document"));
-                    assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path}: no summary");
-                    assert_eq!(op["tags"].as_array().map(Vec::len), Some(1), "{method} {path}: one tag");
-                    assert!(!op["responses"].as_object().unwrap().is_empty(), "{method} {path}: no responses");
+                    assert!(
+                        op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                        "{method} {path}: no summary"
+                    );
+                    assert_eq!(
+                        op["tags"].as_array().map(Vec::len),
+                        Some(1),
+                        "{method} {path}: one tag"
+                    );
+                    assert!(
+                        !op["responses"].as_object().unwrap().is_empty(),
+                        "{method} {path}: no responses"
+                    );
                     let id = op["operationId"].as_str().unwrap();
-                    assert!(operation_ids.insert(id.to_owned()), "operationId {id} is used twice");
+                    assert!(
+                        operation_ids.insert(id.to_owned()),
+                        "operationId {id} is used twice"
+                    );
                 }
                 Some(documented) => {
-                    let op = operation(&doc, method, documented)
-                        .unwrap_or_else(|| panic!("{method} {documented} (aliased by {path}) is not in the document"));
+                    let op = operation(&doc, method, documented).unwrap_or_else(|| {
+                        panic!("{method} {documented} (aliased by {path}) is not in the document")
+                    });
                     let description = op["description"].as_str().unwrap_or_default();
                     assert!(
                         description.contains(path),
@@ -420,7 +530,9 @@ mod tests {
         for (path, item) in doc["paths"].as_object().unwrap() {
             for method in item.as_object().unwrap().keys() {
                 assert!(
-                    ROUTES.iter().any(|&(m, p, alias)| m == method && p == path && alias.is_none()),
+                    ROUTES
+                        .iter()
+                        .any(|&(m, p, alias)| m == method && p == path && alias.is_none()),
                     "{method} {path} is documented but not in ROUTES"
                 );
             }
@@ -469,7 +581,10 @@ mod tests {
     fn routes_list_matches_the_router() {
         let mut registered = routes_in_source(include_str!("routes/mod.rs"));
         registered.extend(routes_in_source(include_str!("routes/ops.rs")));
-        assert!(registered.len() > 30, "the route parser found only {registered:?}");
+        assert!(
+            registered.len() > 30,
+            "the route parser found only {registered:?}"
+        );
         // Knowledge API routes are nested under /v1.
         for (method, path) in &registered {
             let served = |p: &str| ROUTES.iter().any(|&(m, r, _)| m == method && r == p);
@@ -483,7 +598,10 @@ mod tests {
             let known = registered.contains(&(method.to_owned(), path.to_owned()))
                 || registered.contains(&(method.to_owned(), unprefixed.to_owned()))
                 || path == "/external/retrieval";
-            assert!(known, "{method} {path} is in ROUTES but not registered in the router");
+            assert!(
+                known,
+                "{method} {path} is in ROUTES but not registered in the router"
+            );
         }
     }
 
@@ -502,13 +620,26 @@ mod tests {
                 .as_array()
                 .is_some_and(|s| s.iter().any(|r| r.get(BEARER).is_some()));
             let is_ops = op["tags"][0] == "ops";
-            assert_eq!(secured, !is_ops, "{method} {path}: security {}", op["security"]);
+            assert_eq!(
+                secured, !is_ops,
+                "{method} {path}: security {}",
+                op["security"]
+            );
             if !is_ops {
-                assert!(op["responses"].get("429").is_some(), "{method} {path}: no 429");
-                assert!(op["responses"].get("504").is_some(), "{method} {path}: no 504");
+                assert!(
+                    op["responses"].get("429").is_some(),
+                    "{method} {path}: no 429"
+                );
+                assert!(
+                    op["responses"].get("504").is_some(),
+                    "{method} {path}: no 504"
+                );
             }
         }
         let op = operation(&doc, "get", "/v1/datasets").unwrap();
-        assert_eq!(op["responses"]["401"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody");
+        assert_eq!(
+            op["responses"]["401"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
     }
 }

@@ -4,9 +4,7 @@
 //! Clients validate these strictly (the Python SDK rejects a null `created_by` or `indexing_at`), so every
 //! field Dify always fills is filled here too, with the nearest true value.
 
-use ragd_core::dataset::{
-    ChildChunk, Dataset, Document, IndexingStatus, MetadataField, Segment,
-};
+use ragd_core::dataset::{ChildChunk, Dataset, Document, IndexingStatus, MetadataField, Segment};
 use ragd_core::retrieval::RetrievalModel;
 use ragd_retrieve::Record;
 use serde_json::{Map, Value, json};
@@ -186,7 +184,7 @@ pub fn document_detail(d: &Document, metadata: &str) -> Value {
             _ => Value::Null,
         },
         "segment_count": d.segment_count,
-        "average_segment_length": if d.segment_count > 0 { d.word_count / d.segment_count } else { 0 },
+        "average_segment_length": d.word_count.checked_div(d.segment_count).unwrap_or(0),
         "processing_started_at": d.processing_started_at,
         "parsing_completed_at": d.parsing_completed_at,
         "cleaning_completed_at": d.cleaning_completed_at,
@@ -381,7 +379,10 @@ mod tests {
         let v = dataset(&dataset_row(), &DatasetExtras::default());
         assert_eq!(v["created_by"], "api");
         assert_eq!(v["updated_by"], "api");
-        assert_eq!(v["retrieval_model_dict"]["search_method"], "semantic_search");
+        assert_eq!(
+            v["retrieval_model_dict"]["search_method"],
+            "semantic_search"
+        );
         assert_eq!(v["retrieval_model_dict"]["top_k"], 4);
         assert_eq!(v["retrieval_model_dict"]["score_threshold_enabled"], false);
         assert!(v["tags"].as_array().unwrap().is_empty());

@@ -90,11 +90,17 @@ async fn index_claimed(state: &AppState, worker: usize, jobs: Vec<(IndexingJob, 
     let _guard = state.locks.lock(&dataset_id).await;
     let started = Instant::now();
     let task_state = state.clone();
-    let result = tokio::task::spawn_blocking(move || index_group(&task_state, &dataset_id, jobs)).await;
+    let result =
+        tokio::task::spawn_blocking(move || index_group(&task_state, &dataset_id, jobs)).await;
     match result {
         Ok(Ok(done)) => {
             if done > 0 {
-                tracing::info!(worker, documents = done, elapsed_ms = started.elapsed().as_millis() as u64, "indexed");
+                tracing::info!(
+                    worker,
+                    documents = done,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "indexed"
+                );
             }
         }
         Ok(Err(e)) => tracing::error!(worker, error = %e, "indexing group failed"),
@@ -135,7 +141,8 @@ fn index_group(
                 .increment(report.completed.len() as u64);
             metrics::counter!("ragd_indexing_documents_total", "outcome" => "failed")
                 .increment(report.failed.len() as u64);
-            metrics::counter!("ragd_indexing_chunks_total").increment(report.embedded_chunks as u64);
+            metrics::counter!("ragd_indexing_chunks_total")
+                .increment(report.embedded_chunks as u64);
             for (document, reason) in &report.failed {
                 tracing::warn!(document, reason, "document failed to index");
             }

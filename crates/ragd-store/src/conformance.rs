@@ -1755,7 +1755,11 @@ pub fn hit_counts_count_each_segment_once(store: &dyn MetadataStore) {
         "one hit per segment per call; children count for parents"
     );
     store
-        .add_hit_counts(&[(keys[0].segment, 5), (keys[2].segment, 2), (u64::MAX / 2, 9)])
+        .add_hit_counts(&[
+            (keys[0].segment, 5),
+            (keys[2].segment, 2),
+            (u64::MAX / 2, 9),
+        ])
         .expect("add batched hits");
     store.add_hit_counts(&[]).expect("no hits");
     let counts: Vec<u64> = store

@@ -146,7 +146,12 @@ pub trait MetadataStore: Send + Sync {
     /// Progress report while indexing, in indexed chunks (child chunks for parent-child documents):
     /// `completed` of `total`. Storing the chunks ([`MetadataStore::replace_chunks`]) resets both to
     /// the segment counts; completion sets completed = total.
-    fn set_segment_progress(&self, document_id: &str, completed: u64, total: u64) -> StoreResult<()>;
+    fn set_segment_progress(
+        &self,
+        document_id: &str,
+        completed: u64,
+        total: u64,
+    ) -> StoreResult<()>;
 
     /// Publishes indexed documents in one durable transaction: documents completed, their segments
     /// completed, their jobs done, the dataset version bumped once. Returns the new version (the current

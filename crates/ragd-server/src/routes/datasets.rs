@@ -179,7 +179,9 @@ pub async fn create(
         )
         .with_params("provider"));
     }
-    let analyzer = body.lexical_analyzer.unwrap_or_else(|| "english".to_owned());
+    let analyzer = body
+        .lexical_analyzer
+        .unwrap_or_else(|| "english".to_owned());
     if !ANALYZERS.contains(&analyzer.as_str()) {
         return Err(ApiError::invalid_param(format!(
             "Unknown lexical_analyzer {analyzer:?}: expected english or cjk"
@@ -231,7 +233,11 @@ pub struct ListQuery {
 
 /// Page and limit as Dify reads them: defaults 1 and 20, limit capped at 100.
 pub(super) fn page_of(page: Option<u32>, limit: Option<u32>) -> Page {
-    Page::new(page.unwrap_or(1), limit.unwrap_or(ragd_core::dataset::DEFAULT_PAGE_LIMIT)).clamped()
+    Page::new(
+        page.unwrap_or(1),
+        limit.unwrap_or(ragd_core::dataset::DEFAULT_PAGE_LIMIT),
+    )
+    .clamped()
 }
 
 #[utoipa::path(
@@ -264,15 +270,15 @@ pub async fn list(
                     let mut mine = Vec::new();
                     for id in &key.datasets {
                         if let Some(d) = s.store.dataset(id)? {
-                            let matches = keyword.as_deref().is_none_or(|k| {
-                                d.name.to_lowercase().contains(&k.to_lowercase())
-                            });
+                            let matches = keyword
+                                .as_deref()
+                                .is_none_or(|k| d.name.to_lowercase().contains(&k.to_lowercase()));
                             if matches {
                                 mine.push(d);
                             }
                         }
                     }
-                    mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                    mine.sort_by_key(|d| std::cmp::Reverse(d.created_at));
                     let total = mine.len() as u64;
                     let data = mine
                         .into_iter()

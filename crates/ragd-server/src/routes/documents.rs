@@ -7,11 +7,11 @@ use axum::Extension;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ragd_core::dataset::{
-    Dataset, DatasetUpdate, DocForm, Document, DocumentQuery, DocumentStatusFilter,
-    DocumentUpdate, IndexingStatus, IndexingTechnique, NewDocument,
-};
 use ragd_core::ProcessRule;
+use ragd_core::dataset::{
+    Dataset, DatasetUpdate, DocForm, Document, DocumentQuery, DocumentStatusFilter, DocumentUpdate,
+    IndexingStatus, IndexingTechnique, NewDocument,
+};
 use ragd_core::retrieval::RetrievalModel;
 use ragd_ingest::DocumentFormat;
 use serde::Deserialize;
@@ -125,9 +125,8 @@ fn settle_settings(
     rule_required: bool,
 ) -> ApiResult<(Dataset, Value, DocForm)> {
     if dataset.indexing_technique.is_none() && settings.indexing_technique.is_none() {
-        return Err(
-            ApiError::invalid_param("indexing_technique is required.").with_params("indexing_technique")
-        );
+        return Err(ApiError::invalid_param("indexing_technique is required.")
+            .with_params("indexing_technique"));
     }
     let doc_form = settings.doc_form.unwrap_or(dataset.doc_form);
     if doc_form == DocForm::QaModel {
@@ -150,7 +149,9 @@ fn settle_settings(
         (Some(rule), _) => rule.clone(),
         (None, Some(rule)) if doc_form == dataset.doc_form => rule.clone(),
         (None, _) if rule_required => {
-            return Err(ApiError::invalid_param("process_rule is required.").with_params("process_rule"));
+            return Err(
+                ApiError::invalid_param("process_rule is required.").with_params("process_rule")
+            );
         }
         (None, _) => json!({"mode": "automatic"}),
     };
@@ -255,7 +256,15 @@ pub async fn create_by_text(
     let value = state
         .blocking(move |s| {
             let hash = sha256_hex(&[body.name.as_bytes(), body.text.as_bytes()]);
-            create_document(s, &dataset, body.name, body.text, hash, &body.settings, false)
+            create_document(
+                s,
+                &dataset,
+                body.name,
+                body.text,
+                hash,
+                &body.settings,
+                false,
+            )
         })
         .await?;
     Ok(axum::Json(value))
@@ -290,7 +299,10 @@ async fn read_upload(state: &AppState, mut multipart: Multipart) -> ApiResult<Up
                         "Only one file is allowed.",
                     ));
                 }
-                let Some(filename) = field.file_name().map(str::to_owned).filter(|f| !f.is_empty())
+                let Some(filename) = field
+                    .file_name()
+                    .map(str::to_owned)
+                    .filter(|f| !f.is_empty())
                 else {
                     return Err(ApiError::new(
                         StatusCode::BAD_REQUEST,
@@ -387,7 +399,11 @@ pub async fn create_by_file(
 }
 
 fn no_file() -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "no_file_uploaded", "Please upload your file.")
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "no_file_uploaded",
+        "Please upload your file.",
+    )
 }
 
 /// A document of the dataset, or 404 "Document not found." (also for a non-UUID id).
@@ -452,7 +468,9 @@ async fn apply_update(
 ) -> ApiResult<Value> {
     let current = {
         let (id, doc) = (dataset.id.clone(), document_id.clone());
-        state.blocking(move |s| require_document(s, &id, &doc)).await?
+        state
+            .blocking(move |s| require_document(s, &id, &doc))
+            .await?
     };
     check_editable(&current, "edited")?;
     let _guard = state.locks.lock(&dataset.id).await;
@@ -468,7 +486,9 @@ async fn apply_update(
                 s.store.update_dataset(
                     &dataset.id,
                     &DatasetUpdate {
-                        retrieval_model: Some(serde_json::to_value(model).map_err(ApiError::internal)?),
+                        retrieval_model: Some(
+                            serde_json::to_value(model).map_err(ApiError::internal)?,
+                        ),
                         ..DatasetUpdate::default()
                     },
                 )?;
@@ -521,11 +541,15 @@ pub async fn update_by_text(
     let dataset = state.dataset_for(&caller, &dataset_id).await?;
     let text = match (body.text, &body.name) {
         (Some(_), None) => {
-            return Err(ApiError::invalid_param("name is required when text is given.").with_params("name"));
+            return Err(
+                ApiError::invalid_param("name is required when text is given.").with_params("name"),
+            );
         }
         (Some(text), Some(name)) => {
             if text.trim().is_empty() {
-                return Err(ApiError::invalid_param("The document has no text.").with_params("text"));
+                return Err(
+                    ApiError::invalid_param("The document has no text.").with_params("text")
+                );
             }
             let hash = sha256_hex(&[name.as_bytes(), text.as_bytes()]);
             Some((text, hash))
@@ -752,7 +776,9 @@ pub async fn delete(
     let dataset = state.dataset_for(&caller, &dataset_id).await?;
     let current = {
         let (id, doc) = (dataset.id.clone(), document_id.clone());
-        state.blocking(move |s| require_document(s, &id, &doc)).await?
+        state
+            .blocking(move |s| require_document(s, &id, &doc))
+            .await?
     };
     check_editable(&current, "deleted")?;
     // The lock waits out an indexing group of this dataset that has the document queued.
@@ -804,14 +830,19 @@ pub async fn set_status(
     ApiJson(body): ApiJson<StatusBody>,
 ) -> ApiResult<Json> {
     let dataset = state.dataset_for(&caller, &dataset_id).await?;
-    if !matches!(action.as_str(), "enable" | "disable" | "archive" | "un_archive") {
+    if !matches!(
+        action.as_str(),
+        "enable" | "disable" | "archive" | "un_archive"
+    ) {
         return Err(ApiError::invalid_param(format!(
             "Invalid action {action:?}: expected enable, disable, archive or un_archive"
         ))
         .with_params("action"));
     }
     if body.document_ids.is_empty() {
-        return Err(ApiError::invalid_param("document_ids must not be empty.").with_params("document_ids"));
+        return Err(
+            ApiError::invalid_param("document_ids must not be empty.").with_params("document_ids")
+        );
     }
     let _guard = state.locks.lock(&dataset.id).await;
     state
@@ -822,15 +853,33 @@ pub async fn set_status(
                     return Err(ApiError::new(
                         StatusCode::BAD_REQUEST,
                         "document_indexing",
-                        format!("Document {} is being indexed, please try again later.", document.name),
+                        format!(
+                            "Document {} is being indexed, please try again later.",
+                            document.name
+                        ),
                     ));
                 }
             }
             match action.as_str() {
-                "enable" => s.store.set_documents_enabled(&dataset.id, &body.document_ids, true, API_USER)?,
-                "disable" => s.store.set_documents_enabled(&dataset.id, &body.document_ids, false, API_USER)?,
-                "archive" => s.store.set_documents_archived(&dataset.id, &body.document_ids, true)?,
-                _ => s.store.set_documents_archived(&dataset.id, &body.document_ids, false)?,
+                "enable" => s.store.set_documents_enabled(
+                    &dataset.id,
+                    &body.document_ids,
+                    true,
+                    API_USER,
+                )?,
+                "disable" => s.store.set_documents_enabled(
+                    &dataset.id,
+                    &body.document_ids,
+                    false,
+                    API_USER,
+                )?,
+                "archive" => {
+                    s.store
+                        .set_documents_archived(&dataset.id, &body.document_ids, true)?
+                }
+                _ => s
+                    .store
+                    .set_documents_archived(&dataset.id, &body.document_ids, false)?,
             };
             Ok(())
         })

@@ -58,10 +58,10 @@ pub async fn embeddings(
         Input::Many(texts) => (texts, false),
     };
     if texts.is_empty() || texts.len() > MAX_INPUTS {
-        return Err(ApiError::invalid_param(format!(
-            "input must hold 1 to {MAX_INPUTS} texts"
-        ))
-        .with_params("input"));
+        return Err(
+            ApiError::invalid_param(format!("input must hold 1 to {MAX_INPUTS} texts"))
+                .with_params("input"),
+        );
     }
     if texts.iter().any(|t| t.trim().is_empty()) {
         return Err(ApiError::invalid_param("input texts must not be empty").with_params("input"));
@@ -70,10 +70,16 @@ pub async fn embeddings(
         .blocking(move |s| {
             let embedder = s.retriever.embedder();
             let vectors = if single {
-                vec![embedder.embed_query(&texts[0]).map_err(ApiError::internal)?]
+                vec![
+                    embedder
+                        .embed_query(&texts[0])
+                        .map_err(ApiError::internal)?,
+                ]
             } else {
                 let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                embedder.embed_documents(&refs).map_err(ApiError::internal)?
+                embedder
+                    .embed_documents(&refs)
+                    .map_err(ApiError::internal)?
             };
             let tokens: usize = texts
                 .iter()

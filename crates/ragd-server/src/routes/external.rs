@@ -86,7 +86,9 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, Exte
     if !state.config.auth {
         return Ok(Caller { key: None });
     }
-    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let token = bearer_token(header).map_err(|_| ExternalError {
         status: StatusCode::FORBIDDEN,
         code: 1001,
@@ -134,7 +136,11 @@ pub async fn retrieval(
     }
 }
 
-async fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, ExternalError> {
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ExternalError> {
     let caller = authorize(state, headers).await?;
     let request: ExternalRequest = parse_json(body)?;
     ragd_core::retrieval::validate_query(&request.query).map_err(ApiError::from)?;
@@ -144,7 +150,9 @@ async fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
             let by_name = s.store.dataset_by_name(&knowledge_id)?;
             let found = match by_name {
                 Some(d) => Some(d),
-                None if uuid::Uuid::try_parse(&knowledge_id).is_ok() => s.store.dataset(&knowledge_id)?,
+                None if uuid::Uuid::try_parse(&knowledge_id).is_ok() => {
+                    s.store.dataset(&knowledge_id)?
+                }
                 None => None,
             };
             Ok(found)
@@ -166,7 +174,14 @@ async fn answer(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         model.metadata_filtering_conditions = request.metadata_condition;
     }
     let settings = settings_for(&dataset, Some(&model))?;
-    let retrieval = run(state, vec![dataset.id.clone()], request.query, settings, false).await?;
+    let retrieval = run(
+        state,
+        vec![dataset.id.clone()],
+        request.query,
+        settings,
+        false,
+    )
+    .await?;
     Ok(axum::Json(json!({
         "records": retrieval.records.iter().map(views::external_record).collect::<Vec<_>>()
     }))

@@ -178,7 +178,11 @@ pub fn built_in_fields() -> Vec<Value> {
     BUILT_IN_METADATA_FIELDS
         .iter()
         .map(|name| {
-            let field_type = if name.ends_with("_date") { "time" } else { "string" };
+            let field_type = if name.ends_with("_date") {
+                "time"
+            } else {
+                "string"
+            };
             json!({"name": name, "type": field_type})
         })
         .collect()

@@ -123,20 +123,23 @@ pub fn router(state: AppState) -> Router {
     let mut external_routes = Router::new().route("/retrieval", post(external::retrieval));
     let prefix = config.external_knowledge_prefix.trim_end_matches('/');
     if !prefix.is_empty() {
-        external_routes = external_routes.route(&format!("{prefix}/retrieval"), post(external::retrieval));
+        external_routes =
+            external_routes.route(&format!("{prefix}/retrieval"), post(external::retrieval));
     }
 
     let limits = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(move |e: tower::BoxError| async move {
-            if e.is::<tower::load_shed::error::Overloaded>() {
-                metrics::counter!("ragd_http_shed_total").increment(1);
-                ApiError::too_many_requests()
-            } else if e.is::<tower::timeout::error::Elapsed>() {
-                ApiError::timeout(timeout_secs)
-            } else {
-                ApiError::internal(e)
-            }
-        }))
+        .layer(HandleErrorLayer::new(
+            move |e: tower::BoxError| async move {
+                if e.is::<tower::load_shed::error::Overloaded>() {
+                    metrics::counter!("ragd_http_shed_total").increment(1);
+                    ApiError::too_many_requests()
+                } else if e.is::<tower::timeout::error::Elapsed>() {
+                    ApiError::timeout(timeout_secs)
+                } else {
+                    ApiError::internal(e)
+                }
+            },
+        ))
         .load_shed()
         .concurrency_limit(config.max_concurrent_requests)
         .timeout(timeout);

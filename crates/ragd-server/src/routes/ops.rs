@@ -94,7 +94,10 @@ async fn ready(State(state): State<AppState>) -> Response {
 )]
 async fn metrics() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         crate::metrics::handle().render(),
     )
         .into_response()

@@ -52,7 +52,10 @@ pub struct RetrieveBody {
 
 /// The retrieval model a request runs with: the request's, else the dataset's stored one, else Dify's
 /// default (semantic search, top 4, no threshold).
-pub fn settings_for(dataset: &Dataset, requested: Option<&RetrievalModel>) -> ApiResult<RetrievalSettings> {
+pub fn settings_for(
+    dataset: &Dataset,
+    requested: Option<&RetrievalModel>,
+) -> ApiResult<RetrievalSettings> {
     let model = match requested {
         Some(model) => model.clone(),
         None => dataset

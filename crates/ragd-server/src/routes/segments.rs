@@ -67,7 +67,11 @@ fn require_segment(state: &AppState, document: &Document, segment_id: &str) -> A
 }
 
 /// Child chunks for a parent-child document's segment, cut by the document's child rule.
-fn children_for(state: &AppState, document: &Document, content: &str) -> ApiResult<Vec<NewChildChunk>> {
+fn children_for(
+    state: &AppState,
+    document: &Document,
+    content: &str,
+) -> ApiResult<Vec<NewChildChunk>> {
     let rule: ProcessRule = match &document.process_rule {
         Some(v) => serde_json::from_value(v.clone()).map_err(ApiError::internal)?,
         None => ProcessRule::automatic(),
@@ -95,12 +99,19 @@ fn children_for(state: &AppState, document: &Document, content: &str) -> ApiResu
 }
 
 /// What a segment puts in the indexes: itself, or its children in a parent-child document.
-fn indexed_chunks(document: &Document, segment: &Segment, children: &[ChildChunk]) -> Vec<(u64, String)> {
+fn indexed_chunks(
+    document: &Document,
+    segment: &Segment,
+    children: &[ChildChunk],
+) -> Vec<(u64, String)> {
     if !segment.enabled {
         return Vec::new();
     }
     if document.doc_form == DocForm::HierarchicalModel {
-        children.iter().map(|c| (c.key, c.content.clone())).collect()
+        children
+            .iter()
+            .map(|c| (c.key, c.content.clone()))
+            .collect()
     } else {
         vec![(segment.key, segment.content.clone())]
     }
@@ -174,9 +185,15 @@ pub async fn create(
     if body.segments.is_empty() {
         return Err(ApiError::invalid_param("segments must not be empty.").with_params("segments"));
     }
-    if let Some(i) = body.segments.iter().position(|s| s.content.trim().is_empty()) {
-        return Err(ApiError::invalid_param(format!("segments[{i}].content must not be empty."))
-            .with_params("segments"));
+    if let Some(i) = body
+        .segments
+        .iter()
+        .position(|s| s.content.trim().is_empty())
+    {
+        return Err(
+            ApiError::invalid_param(format!("segments[{i}].content must not be empty."))
+                .with_params("segments"),
+        );
     }
     let _guard = state.locks.lock(&dataset.id).await;
     let value = state
@@ -200,7 +217,9 @@ pub async fn create(
                     children,
                 });
             }
-            let segments = s.store.add_segments(&dataset.id, &document.id, &new, API_USER)?;
+            let segments = s
+                .store
+                .add_segments(&dataset.id, &document.id, &new, API_USER)?;
             let mut upserts = Vec::new();
             for segment in &segments {
                 let children = s.store.child_chunks(&segment.id)?;
@@ -385,7 +404,11 @@ pub async fn update(
 ) -> ApiResult<Json> {
     let dataset = state.dataset_for(&caller, &dataset_id).await?;
     let changes = body.segment;
-    if changes.content.as_deref().is_some_and(|c| c.trim().is_empty()) {
+    if changes
+        .content
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
         return Err(ApiError::invalid_param("content must not be empty.").with_params("content"));
     }
     let _guard = state.locks.lock(&dataset.id).await;
@@ -423,7 +446,7 @@ pub async fn update(
                 removed.push(before.key);
             }
             let upserts = indexed_chunks(&document, &after, &new_children);
-            index_and_complete(s, &dataset, &document, &upserts, &removed, &[after.id.clone()])?;
+            index_and_complete(s, &dataset, &document, &upserts, &removed, std::slice::from_ref(&after.id))?;
             let segment = require_segment(s, &document, &after.id)?;
             Ok(json!({"data": views::segment(&segment, &new_children), "doc_form": document.doc_form}))
         })
@@ -532,15 +555,24 @@ pub async fn create_child(
             let document = require_completed_document(s, &dataset.id, &document_id)?;
             require_hierarchical(&document)?;
             let segment = require_segment(s, &document, &segment_id)?;
-            let child = s
-                .store
-                .add_child_chunk(&dataset.id, &segment.id, &content_of(s, &body.content)?)?;
+            let child = s.store.add_child_chunk(
+                &dataset.id,
+                &segment.id,
+                &content_of(s, &body.content)?,
+            )?;
             let upserts = if segment.enabled {
                 vec![(child.key, child.content.clone())]
             } else {
                 Vec::new()
             };
-            index_and_complete(s, &dataset, &document, &upserts, &[], &[segment.id.clone()])?;
+            index_and_complete(
+                s,
+                &dataset,
+                &document,
+                &upserts,
+                &[],
+                std::slice::from_ref(&segment.id),
+            )?;
             Ok(json!({"data": views::child_chunk(&child)}))
         })
         .await?;
@@ -651,7 +683,14 @@ pub async fn update_child(
             } else {
                 Vec::new()
             };
-            index_and_complete(s, &dataset, &document, &upserts, &[], &[segment.id.clone()])?;
+            index_and_complete(
+                s,
+                &dataset,
+                &document,
+                &upserts,
+                &[],
+                std::slice::from_ref(&segment.id),
+            )?;
             Ok(json!({"data": views::child_chunk(&child)}))
         })
         .await?;
@@ -684,7 +723,10 @@ pub async fn delete_child(
             let document = require_document(s, &dataset.id, &document_id)?;
             let segment = require_segment(s, &document, &segment_id)?;
             let child = require_child(s, &segment, &child_id)?;
-            if !s.store.delete_child_chunk(&dataset.id, &segment.id, &child.id)? {
+            if !s
+                .store
+                .delete_child_chunk(&dataset.id, &segment.id, &child.id)?
+            {
                 return Err(ApiError::not_found("Child chunk not found."));
             }
             s.indexer

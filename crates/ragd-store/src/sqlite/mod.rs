@@ -418,7 +418,12 @@ impl MetadataStore for SqliteStore {
         self.write(|tx| documents::set_completed_segments(tx, document_id, completed, None))
     }
 
-    fn set_segment_progress(&self, document_id: &str, completed: u64, total: u64) -> StoreResult<()> {
+    fn set_segment_progress(
+        &self,
+        document_id: &str,
+        completed: u64,
+        total: u64,
+    ) -> StoreResult<()> {
         self.write(|tx| documents::set_completed_segments(tx, document_id, completed, Some(total)))
     }
 
