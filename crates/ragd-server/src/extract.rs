@@ -45,8 +45,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// Converts parsed JSON into `T`, naming the offending field on failure.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
+        let mut path = e.path().to_string();
         let message = e.inner().to_string();
+        // A missing field is reported at its parent's path; name the field itself, as Dify does.
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            path = if path == "." || path.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
+        }
         if path == "." || path.is_empty() {
             ApiError::invalid_param(message)
         } else {
@@ -216,6 +227,7 @@ mod tests {
         assert_eq!(e.params.as_deref(), Some("top_k"));
         let e = parse_json::<Body>(br#"{"top_k": 3}"#).unwrap_err();
         assert!(e.message.contains("name"), "{}", e.message);
+        assert_eq!(e.params.as_deref(), Some("name"));
         let e = parse_json::<Body>(b"[1, 2]").unwrap_err();
         assert_eq!(e.code, "invalid_param");
     }

@@ -92,6 +92,7 @@ impl Server {
             group_documents: parts.indexer_options.group_documents.max(1),
             ready: Default::default(),
             hits: Default::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests)),
             config,
         });
         Ok(Self { listener, state })

@@ -50,6 +50,8 @@ pub struct Inner {
     pub group_documents: usize,
     /// Set once start-up (recovery, model, indexes) is done: `/ready` answers 200 from then on.
     pub ready: AtomicBool,
+    /// Permits for requests in flight on the API routes (`max_concurrent_requests`).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Segment hits not yet written to the store (see [`AppState::record_hits`]).
     pub hits: Mutex<HashMap<u64, u64>>,
 }

@@ -130,24 +130,23 @@ pub fn router(state: AppState) -> Router {
     let limits = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(
             move |e: tower::BoxError| async move {
-                if e.is::<tower::load_shed::error::Overloaded>() {
-                    metrics::counter!("ragd_http_shed_total").increment(1);
-                    ApiError::too_many_requests()
-                } else if e.is::<tower::timeout::error::Elapsed>() {
+                if e.is::<tower::timeout::error::Elapsed>() {
                     ApiError::timeout(timeout_secs)
                 } else {
                     ApiError::internal(e)
                 }
             },
         ))
-        .load_shed()
-        .concurrency_limit(config.max_concurrent_requests)
         .timeout(timeout);
 
     let api = Router::new()
         .nest("/v1", knowledge)
         .merge(external_routes)
         .layer(limits)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            shed_load,
+        ))
         .layer(DefaultBodyLimit::max(body_limit));
 
     Router::new()
@@ -172,6 +171,22 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// Load shedding: one semaphore for the whole API (a per-route tower limit would give every route its
+/// own budget). A request that finds no permit is answered 429 at once rather than queued.
+async fn shed_load(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match state.in_flight.clone().try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => {
+            metrics::counter!("ragd_http_shed_total").increment(1);
+            ApiError::too_many_requests().into_response()
+        }
+    }
 }
 
 async fn not_found() -> ApiError {
