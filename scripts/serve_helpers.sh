@@ -1,0 +1,97 @@
+# Shell functions to run a throw-away `ragd serve` from scripts (sourced, not run):
+#
+#   source scripts/serve_helpers.sh
+#   RAGD_BIN=target/release/ragd
+#   ragd_key_create "$dir"            # → RAGD_KEY (a dataset-… key, created before serving)
+#   ragd_serve_start "$dir" [args…]   # → RAGD_URL (http://127.0.0.1:PORT), RAGD_PID; logs in $dir/serve.*.log
+#   ragd_api GET /v1/datasets          # curl with the key; prints the body, fails on a non-2xx status
+#   ragd_serve_stop                    # SIGTERM, then SIGKILL after 15 s
+#
+# The server binds 127.0.0.1:0 (a free port) and is ready once it prints its listening line.
+
+RAGD_BIN="${RAGD_BIN:-target/debug/ragd}"
+RAGD_URL=""
+RAGD_PID=""
+RAGD_KEY="${RAGD_KEY:-}"
+
+# ragd_key_create DATA_DIR: creates a key named "bench" in DATA_DIR and sets RAGD_KEY.
+ragd_key_create() {
+  local dir="$1" json
+  json="$("$RAGD_BIN" keys create --name bench --json --data-dir "$dir")" || return 1
+  RAGD_KEY="$(printf '%s' "$json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')" || return 1
+}
+
+# ragd_serve_start DATA_DIR [extra serve args]: starts the server and waits (up to 180 s) for it to listen.
+ragd_serve_start() {
+  local dir="$1"
+  shift
+  local out="$dir/serve.stdout.log" err="$dir/serve.stderr.log"
+  : >"$out"
+  "$RAGD_BIN" serve --bind 127.0.0.1:0 --data-dir "$dir" "$@" >"$out" 2>"$err" &
+  RAGD_PID=$!
+  local waited=0 line
+  while :; do
+    line="$(grep -m1 '^ragd listening on ' "$out" 2>/dev/null || true)"
+    if [[ -n "$line" ]]; then
+      RAGD_URL="$(printf '%s' "$line" | awk '{print $4}')"
+      RAGD_URL="${RAGD_URL%/}"
+      return 0
+    fi
+    if ! kill -0 "$RAGD_PID" 2>/dev/null; then
+      echo "error: ragd serve exited before listening; stderr:" >&2
+      tail -n 40 "$err" >&2
+      RAGD_PID=""
+      return 1
+    fi
+    if ((waited >= 1800)); then
+      echo "error: ragd serve did not listen within 180 s; stderr:" >&2
+      tail -n 40 "$err" >&2
+      ragd_serve_stop
+      return 1
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# ragd_serve_stop: SIGTERM the server started by ragd_serve_start (only that pid), SIGKILL after 15 s.
+ragd_serve_stop() {
+  [[ -n "$RAGD_PID" ]] || return 0
+  if kill -0 "$RAGD_PID" 2>/dev/null; then
+    kill -TERM "$RAGD_PID" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 150; i++)); do
+      kill -0 "$RAGD_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$RAGD_PID" 2>/dev/null; then
+      echo "warning: ragd serve ($RAGD_PID) ignored SIGTERM for 15 s; killing it" >&2
+      kill -KILL "$RAGD_PID" 2>/dev/null || true
+    fi
+  fi
+  wait "$RAGD_PID" 2>/dev/null || true
+  RAGD_PID=""
+}
+
+# ragd_api METHOD PATH [curl args…]: one authenticated request; prints the body, returns non-zero (and
+# prints the status and body to stderr) unless the status is 2xx.
+ragd_api() {
+  local method="$1" path="$2"
+  shift 2
+  local body status
+  body="$(curl -sS -X "$method" -H "Authorization: Bearer $RAGD_KEY" -w '\n%{http_code}' "$@" "$RAGD_URL$path")" || return 1
+  status="${body##*$'\n'}"
+  body="${body%$'\n'*}"
+  if [[ "$status" != 2* ]]; then
+    echo "error: $method $path -> HTTP $status: $body" >&2
+    return 1
+  fi
+  printf '%s' "$body"
+}
+
+# ragd_status METHOD PATH [curl args…]: the HTTP status of one authenticated request (000 if it failed).
+ragd_status() {
+  local method="$1" path="$2"
+  shift 2
+  curl -s -o /dev/null -X "$method" -H "Authorization: Bearer $RAGD_KEY" -w '%{http_code}' "$@" "$RAGD_URL$path" || true
+}
