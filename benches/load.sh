@@ -16,13 +16,13 @@
 #   --keep            keep the temporary data dir
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
-source scripts/serve_helpers.sh
 
 DURATION="${LOAD_DURATION:-10s}"
 CONCURRENCY="${LOAD_CONCURRENCY:-16}"
 DOCS="${LOAD_DOCS:-fixtures/docs}"
 RAGD_BIN="${RAGD_BIN:-target/release/ragd}"
+source scripts/lib.sh
+source scripts/serve_helpers.sh
 EMBED_PATH="${LOAD_EMBED_PATH:-/v1/embeddings}"
 OUT=""
 BUILD=1
@@ -37,7 +37,7 @@ while (($#)); do
     --embed-path) EMBED_PATH="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

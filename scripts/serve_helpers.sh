@@ -1,7 +1,7 @@
 # Shell functions to run a throw-away `ragd serve` from scripts (sourced, not run):
 #
 #   source scripts/serve_helpers.sh
-#   RAGD_BIN=target/release/ragd
+#   RAGD_BIN=target/release/ragd       # required: the binary to run
 #   ragd_key_create "$dir"            # → RAGD_KEY (a dataset-… key, created before serving)
 #   ragd_serve_start "$dir" [args…]   # → RAGD_URL (http://127.0.0.1:PORT), RAGD_PID; logs in $dir/serve.*.log
 #   ragd_api GET /v1/datasets          # curl with the key; prints the body, fails on a non-2xx status
@@ -9,7 +9,6 @@
 #
 # The server binds 127.0.0.1:0 (a free port) and is ready once it prints its listening line.
 
-RAGD_BIN="${RAGD_BIN:-target/debug/ragd}"
 RAGD_URL=""
 RAGD_PID=""
 RAGD_KEY="${RAGD_KEY:-}"
@@ -17,6 +16,7 @@ RAGD_KEY="${RAGD_KEY:-}"
 # ragd_key_create DATA_DIR: creates a key named "bench" in DATA_DIR and sets RAGD_KEY.
 ragd_key_create() {
   local dir="$1" json
+  [[ -n "${RAGD_BIN:-}" ]] || { echo "error: set RAGD_BIN to the ragd binary" >&2; return 1; }
   json="$("$RAGD_BIN" keys create --name bench --json --data-dir "$dir")" || return 1
   RAGD_KEY="$(printf '%s' "$json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')" || return 1
 }
@@ -26,6 +26,7 @@ ragd_serve_start() {
   local dir="$1"
   shift
   local out="$dir/serve.stdout.log" err="$dir/serve.stderr.log"
+  [[ -n "${RAGD_BIN:-}" ]] || { echo "error: set RAGD_BIN to the ragd binary" >&2; return 1; }
   : >"$out"
   "$RAGD_BIN" serve --bind 127.0.0.1:0 --data-dir "$dir" "$@" >"$out" 2>"$err" &
   RAGD_PID=$!
