@@ -20,9 +20,9 @@ use ragd_retrieve::RetrieveRequest;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::import::new_batch_id;
 use super::ui::spinner;
 use crate::engine::Engine;
+use ragd_core::dataset::new_batch_id;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {

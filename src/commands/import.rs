@@ -4,7 +4,7 @@
 //! `--server URL`, the same import goes through a server's Knowledge API (`import_remote`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -24,7 +24,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::ui::{ChunkingArgs, collect_files, glob_set, progress, right, spinner};
+use super::ui::{
+    ChunkingArgs, collect_files, file_name, glob_set, print_file_errors, progress, right, spinner,
+};
 use crate::engine::Engine;
 
 #[derive(Debug, Args)]
@@ -204,7 +206,7 @@ pub fn run(args: ImportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     }
 
     // Store new documents; find the ones already there.
-    let batch = new_batch_id();
+    let batch = ragd_core::dataset::new_batch_id();
     let rule_json = serde_json::to_value(&rule)?;
     let doc_form = if rule.mode == ragd_core::ProcessMode::Hierarchical {
         DocForm::HierarchicalModel
@@ -370,35 +372,12 @@ pub fn content_hash(d: &ParsedDocument) -> String {
     hex::encode(h.finalize())
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
-/// A batch id in Dify's style (a sortable timestamp and a random tail).
-pub fn new_batch_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}{:06}", now.as_secs(), now.subsec_micros())
-}
-
 fn print_summary(s: &Summary) {
-    if !s.errors.is_empty() {
-        let mut table = Table::new();
-        table.set_header(["file", "documents", "failed", "error"]);
-        for e in &s.errors {
-            table.add_row(vec![
-                Cell::new(e.path.display()),
-                right(e.documents),
-                right(e.failed),
-                Cell::new(e.error.as_deref().unwrap_or("")),
-            ]);
-        }
-        println!("{table}");
-    }
+    print_file_errors(
+        s.errors
+            .iter()
+            .map(|e| (e.path.as_path(), e.documents, e.failed, e.error.as_deref())),
+    );
     let mut table = Table::new();
     table.set_header([
         "dataset",

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::import::ImportArgs;
-use super::ui::{collect_files, glob_set, progress, right};
+use super::ui::{collect_files, file_name, glob_set, print_file_errors, progress, right};
 
 /// Uploads (and status polls) in flight at once.
 const CONCURRENCY: usize = 4;
@@ -874,27 +874,12 @@ fn wait_for_indexing(
     statuses
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
 fn print_summary(s: &Summary) {
-    if !s.errors.is_empty() {
-        let mut table = Table::new();
-        table.set_header(["file", "documents", "failed", "error"]);
-        for e in &s.errors {
-            table.add_row(vec![
-                Cell::new(e.path.display()),
-                right(e.documents),
-                right(e.failed),
-                Cell::new(e.error.as_deref().unwrap_or("")),
-            ]);
-        }
-        println!("{table}");
-    }
+    print_file_errors(
+        s.errors
+            .iter()
+            .map(|e| (e.path.as_path(), e.documents, e.failed, e.error.as_deref())),
+    );
     let mut table = Table::new();
     table.set_header([
         "dataset",

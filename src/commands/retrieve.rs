@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use comfy_table::{Cell, Table};
 use ragd_config::Config;
 use ragd_core::retrieval::{FusionMethod, MetadataFilter, RetrievalModel, SearchMethod, Weights};
-use ragd_retrieve::{Record, RetrieveRequest};
+use ragd_retrieve::RetrieveRequest;
 use serde_json::{Value, json};
 
 use super::ui::spinner;
@@ -113,7 +113,11 @@ pub fn run(args: RetrieveArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let retrieval = engine.retriever().retrieve(&request)?;
 
     if args.json {
-        let records: Vec<Value> = retrieval.records.iter().map(dify_record).collect();
+        let records: Vec<Value> = retrieval
+            .records
+            .iter()
+            .map(ragd_server::views::record)
+            .collect();
         let body = json!({"query": {"content": args.query}, "records": records});
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(ExitCode::SUCCESS);
@@ -173,41 +177,4 @@ fn preview(text: &str, chars: usize) -> String {
     } else {
         format!("{}…", flat.chars().take(chars).collect::<String>())
     }
-}
-
-/// A record in the shape of Dify's retrieve response (§1.6), with ragd's optional `explain`.
-pub fn dify_record(r: &Record) -> Value {
-    let s = &r.segment;
-    let d = &r.document;
-    let doc_metadata: serde_json::Map<String, Value> = d
-        .metadata
-        .iter()
-        .map(|m| (m.name.clone(), m.value.clone()))
-        .collect();
-    let mut record = json!({
-        "segment": {
-            "id": s.id, "position": s.position, "document_id": s.document_id, "content": s.content,
-            "sign_content": s.content, "answer": s.answer, "word_count": s.word_count, "tokens": s.tokens,
-            "keywords": s.keywords, "index_node_id": s.index_node_id, "index_node_hash": s.index_node_hash,
-            "hit_count": s.hit_count, "enabled": s.enabled, "disabled_at": s.disabled_at,
-            "disabled_by": s.disabled_by, "status": s.status, "created_by": s.created_by,
-            "created_at": s.created_at, "indexing_at": s.indexing_at, "completed_at": s.completed_at,
-            "error": s.error, "stopped_at": null,
-            "document": {
-                "id": d.id, "data_source_type": d.data_source_type, "name": d.name, "doc_type": null,
-                "doc_metadata": if doc_metadata.is_empty() { Value::Null } else { Value::Object(doc_metadata) },
-            },
-        },
-        "child_chunks": r.child_chunks.iter().map(|c| json!({
-            "id": c.chunk.id, "content": c.chunk.content, "position": c.chunk.position, "score": c.score,
-        })).collect::<Vec<_>>(),
-        "score": r.score,
-        "tsne_position": null,
-        "files": [],
-        "summary": null,
-    });
-    if let Some(e) = &r.explain {
-        record["explain"] = serde_json::to_value(e).unwrap_or(Value::Null);
-    }
-    record
 }

@@ -1,12 +1,12 @@
 //! What the commands share: chunking flags, progress bars, spinners, table cells, file discovery.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use comfy_table::{Cell, CellAlignment};
+use comfy_table::{Cell, CellAlignment, Table};
 use globset::GlobSet;
 use indicatif::{ProgressBar, ProgressStyle};
 use ragd_core::ProcessRule;
@@ -145,4 +145,34 @@ pub fn spinner(message: &'static str) -> ProgressBar {
     spinner.set_message(message);
     spinner.enable_steady_tick(Duration::from_millis(100));
     spinner
+}
+
+/// The file name of a path (the whole path when it has none), as import summaries show it.
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// The per-file error table of the import summaries: file, documents, failed, error (nothing when
+/// there are no rows).
+pub fn print_file_errors<'a>(
+    rows: impl Iterator<Item = (&'a Path, usize, usize, Option<&'a str>)>,
+) {
+    let mut table = Table::new();
+    table.set_header(["file", "documents", "failed", "error"]);
+    let mut any = false;
+    for (path, documents, failed, error) in rows {
+        any = true;
+        table.add_row(vec![
+            Cell::new(path.display()),
+            right(documents),
+            right(failed),
+            Cell::new(error.unwrap_or("")),
+        ]);
+    }
+    if any {
+        println!("{table}");
+    }
 }

@@ -561,6 +561,15 @@ pub struct HydratedChunk {
     pub document: Document,
 }
 
+/// A new batch id: documents created together report their indexing under it. Dify's are opaque
+/// strings; these are the creation time in microseconds, so they sort by creation.
+pub fn new_batch_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}{:06}", now.as_secs(), now.subsec_micros())
+}
+
 /// A change to a document's source or settings (Dify's update-by-text / update-by-file). `None` leaves a
 /// field as it is. A new text or process rule sends the document back to `waiting` with a new job and
 /// batch; a rename alone does not.

@@ -28,14 +28,19 @@ pub fn display_status(d: &Document) -> &'static str {
     }
 }
 
-/// The dataset's retrieval model as Dify shows it (`retrieval_model_dict`): the stored one, or Dify's
-/// default (semantic search, top 4, no threshold), with every key present.
-pub fn retrieval_model_dict(dataset: &Dataset) -> Value {
-    let model: RetrievalModel = dataset
+/// The retrieval model stored with the dataset, if it has one that parses (stores keep it as opaque JSON;
+/// what the API writes there was validated first).
+pub fn stored_retrieval_model(dataset: &Dataset) -> Option<RetrievalModel> {
+    dataset
         .retrieval_model
         .clone()
         .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
+}
+
+/// The dataset's retrieval model as Dify shows it (`retrieval_model_dict`): the stored one, or Dify's
+/// default (semantic search, top 4, no threshold), with every key present.
+pub fn retrieval_model_dict(dataset: &Dataset) -> Value {
+    let model: RetrievalModel = stored_retrieval_model(dataset).unwrap_or_default();
     let mut dict = json!({
         "search_method": model.search_method,
         "reranking_enable": model.reranking_enable,

@@ -78,14 +78,6 @@ pub struct CreateByText {
     settings: DocumentSettings,
 }
 
-/// A new batch id (Dify's are opaque strings; these sort by creation time).
-pub fn new_batch_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{}{:06}", now.as_secs(), now.subsec_micros())
-}
-
 fn sha256_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     for (i, p) in parts.iter().enumerate() {
@@ -200,7 +192,7 @@ fn create_document(
         return Ok(json!({"document": views::document(&existing), "batch": existing.batch}));
     }
     let (dataset, rule, doc_form) = settle_settings(state, dataset, settings, rule_required)?;
-    let batch = new_batch_id();
+    let batch = ragd_core::dataset::new_batch_id();
     let (document, _job) = state.store.create_document(&NewDocument {
         dataset_id: dataset.id.clone(),
         name,
@@ -407,7 +399,11 @@ fn no_file() -> ApiError {
 }
 
 /// A document of the dataset, or 404 "Document not found." (also for a non-UUID id).
-fn require_document(state: &AppState, dataset_id: &str, document_id: &str) -> ApiResult<Document> {
+pub(super) fn require_document(
+    state: &AppState,
+    dataset_id: &str,
+    document_id: &str,
+) -> ApiResult<Document> {
     uuid_or_404(document_id, ApiError::document_not_found)?;
     state
         .store
@@ -493,7 +489,7 @@ async fn apply_update(
                     },
                 )?;
             }
-            let batch = new_batch_id();
+            let batch = ragd_core::dataset::new_batch_id();
             let update = DocumentUpdate {
                 name,
                 text,

@@ -162,10 +162,7 @@ async fn answer(
         .ok_or_else(not_found)?;
     // The dataset's own retrieval model (its search method, weights, fusion), with Dify's top_k and
     // threshold; a dataset with none uses hybrid search, ragd's best method on its evaluation.
-    let mut model: RetrievalModel = dataset
-        .retrieval_model
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
+    let mut model: RetrievalModel = views::stored_retrieval_model(&dataset)
         .unwrap_or_else(|| RetrievalModel::for_method(SearchMethod::HybridSearch));
     model.top_k = request.retrieval_setting.top_k;
     model.score_threshold_enabled = request.retrieval_setting.score_threshold > 0.0;

@@ -58,11 +58,7 @@ pub fn settings_for(
 ) -> ApiResult<RetrievalSettings> {
     let model = match requested {
         Some(model) => model.clone(),
-        None => dataset
-            .retrieval_model
-            .clone()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default(),
+        None => views::stored_retrieval_model(dataset).unwrap_or_default(),
     };
     Ok(model.resolve()?)
 }

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::datasets::{Json, page_of};
+use super::documents::require_document;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, lenient, uuid_or_404};
@@ -34,14 +35,6 @@ fn content_of(state: &AppState, text: &str) -> ApiResult<SegmentContent> {
         tokens: u32::try_from(tokens).unwrap_or(u32::MAX),
         hash: hex::encode(Sha256::digest(text.as_bytes())),
     })
-}
-
-fn require_document(state: &AppState, dataset_id: &str, document_id: &str) -> ApiResult<Document> {
-    uuid_or_404(document_id, ApiError::document_not_found)?;
-    state
-        .store
-        .document(dataset_id, document_id)?
-        .ok_or_else(ApiError::document_not_found)
 }
 
 /// Segment writes need a completed document (Dify: 404 otherwise).
