@@ -39,6 +39,9 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub indexing: IndexingConfig,
     pub server: ServerConfig,
+    pub llm: LlmConfig,
+    pub workflow: WorkflowConfig,
+    pub runlog: RunLogConfig,
 }
 
 /// Where model files are cached and how they are fetched.
@@ -142,6 +145,150 @@ impl Default for ServerConfig {
     }
 }
 
+/// Chat-completion providers used by flows' LLM nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// Provider used when a flow's LLM node names a provider that is not configured (`local` by default,
+    /// the embedded SmolLM2, which needs no network and no key).
+    pub default_provider: String,
+    /// Named OpenAI-compatible providers, e.g. `[llm.providers.openai]` or
+    /// `RAGD__LLM__PROVIDERS__VLLM__BASE_URL=http://127.0.0.1:8000/v1`. A flow's `model.provider` of
+    /// `langgenius/openai/openai` matches a provider named `openai` (the last path segment).
+    pub providers: std::collections::BTreeMap<String, ProviderConfig>,
+    /// The embedded local model.
+    pub local: LocalLlmConfig,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            default_provider: "local".into(),
+            providers: Default::default(),
+            local: LocalLlmConfig::default(),
+        }
+    }
+}
+
+/// One OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp's server).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderConfig {
+    /// Base URL including the version segment, e.g. `https://api.openai.com/v1`; `/chat/completions` is
+    /// appended.
+    pub base_url: String,
+    /// Bearer key; empty sends no `Authorization` header.
+    pub api_key: String,
+    /// Model sent to the provider; empty uses the model named by the flow's LLM node.
+    pub model: String,
+    /// Longest time to wait for the first byte of an answer, in seconds.
+    pub connect_timeout_secs: u64,
+    /// Longest time for a whole completion, in seconds.
+    pub timeout_secs: u64,
+    /// Retries on 429 and 5xx (and connection errors) before the first token, with exponential backoff.
+    pub max_retries: u32,
+    /// First backoff in milliseconds (doubled on each retry, honouring `Retry-After` when sent).
+    pub backoff_ms: u64,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        ProviderConfig {
+            base_url: String::new(),
+            api_key: String::new(),
+            model: String::new(),
+            connect_timeout_secs: 10,
+            timeout_secs: 120,
+            max_retries: 3,
+            backoff_ms: 250,
+        }
+    }
+}
+
+/// The embedded GGUF chat model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalLlmConfig {
+    /// Model name, a directory under `models.dir` fetched by `ragd models fetch`.
+    pub model: String,
+    /// Generations run at once (each on its own blocking thread); more wait their turn.
+    pub max_concurrent: usize,
+    /// Most tokens generated when a flow sets no `max_tokens`.
+    pub max_tokens: usize,
+    /// Context window in tokens; longer prompts keep their end (the question) and lose their start.
+    pub context_tokens: usize,
+}
+
+impl Default for LocalLlmConfig {
+    fn default() -> Self {
+        LocalLlmConfig {
+            model: "SmolLM2-135M-Instruct-Q4_1".into(),
+            max_concurrent: 2,
+            max_tokens: 256,
+            context_tokens: 2048,
+        }
+    }
+}
+
+/// Flow execution limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowConfig {
+    /// Longest time one node may run, in seconds (an LLM node's whole generation included).
+    pub node_timeout_secs: u64,
+    /// Longest time one run may take, in seconds.
+    pub run_timeout_secs: u64,
+    /// Conversation turns fed to an LLM node with memory enabled when the flow sets no window.
+    pub memory_window: usize,
+    /// Largest HTTP response body an `http-request` node keeps, in bytes.
+    pub http_max_response_bytes: usize,
+}
+
+impl Default for WorkflowConfig {
+    fn default() -> Self {
+        WorkflowConfig {
+            node_timeout_secs: 120,
+            run_timeout_secs: 600,
+            memory_window: 10,
+            http_max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Workflow run and node-execution logs, kept apart from the metadata database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunLogConfig {
+    /// SQLite file of run logs; empty means `runs.sqlite` in the data dir.
+    pub path: PathBuf,
+    /// Records waiting to be written; when full, new records are dropped and counted, never waited for.
+    pub queue_capacity: usize,
+    /// Records written per transaction.
+    pub batch_size: usize,
+    /// Longest wait before a partial batch is written, in milliseconds.
+    pub flush_interval_ms: u64,
+    /// Runs older than this many days are deleted (0 keeps them by age).
+    pub retention_days: u64,
+    /// At most this many runs are kept, the oldest deleted first (0 keeps them by count).
+    pub retention_max_runs: u64,
+    /// Also write every record as a JSON line here: a file path, `-` for stdout, empty for none.
+    pub jsonl: String,
+}
+
+impl Default for RunLogConfig {
+    fn default() -> Self {
+        RunLogConfig {
+            path: PathBuf::new(),
+            queue_capacity: 10_000,
+            batch_size: 256,
+            flush_interval_ms: 200,
+            retention_days: 30,
+            retention_max_runs: 100_000,
+            jsonl: String::new(),
+        }
+    }
+}
+
 fn home_cache() -> PathBuf {
     dirs::cache_dir()
         .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
@@ -160,6 +307,9 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             indexing: IndexingConfig::default(),
             server: ServerConfig::default(),
+            llm: LlmConfig::default(),
+            workflow: WorkflowConfig::default(),
+            runlog: RunLogConfig::default(),
         }
     }
 }
@@ -269,7 +419,46 @@ impl Config {
                 "server.external_knowledge_prefix must be empty or start with / and not end with /",
             );
         }
+        if self.llm.local.max_concurrent == 0 || self.llm.local.max_tokens == 0 {
+            return invalid("llm.local.max_concurrent and llm.local.max_tokens must be at least 1");
+        }
+        if self.llm.local.context_tokens < 128 {
+            return invalid("llm.local.context_tokens must be at least 128");
+        }
+        for (name, provider) in &self.llm.providers {
+            if !(provider.base_url.starts_with("http://") || provider.base_url.starts_with("https://"))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "llm.providers.{name}.base_url must be an http:// or https:// URL"
+                )));
+            }
+        }
+        if self.llm.default_provider != "local"
+            && !self.llm.providers.contains_key(&self.llm.default_provider)
+        {
+            return invalid("llm.default_provider must be `local` or a configured provider name");
+        }
+        if self.workflow.node_timeout_secs == 0 || self.workflow.run_timeout_secs == 0 {
+            return invalid("workflow.node_timeout_secs and workflow.run_timeout_secs must be at least 1");
+        }
+        if self.runlog.queue_capacity == 0 || self.runlog.batch_size == 0 {
+            return invalid("runlog.queue_capacity and runlog.batch_size must be at least 1");
+        }
         Ok(())
+    }
+
+    /// Directory of the configured local chat model.
+    pub fn llm_model_dir(&self) -> PathBuf {
+        self.models.dir.join(&self.llm.local.model)
+    }
+
+    /// The run-log SQLite file.
+    pub fn runlog_path(&self) -> PathBuf {
+        if self.runlog.path.as_os_str().is_empty() {
+            self.data_dir.join("runs.sqlite")
+        } else {
+            self.runlog.path.clone()
+        }
     }
 
     /// Directory of the configured embedding model.

@@ -8,6 +8,7 @@ pub mod dataset;
 mod error;
 pub mod process_rule;
 pub mod retrieval;
+pub mod run;
 mod tokens;
 
 pub use chunk::Chunk;
