@@ -619,6 +619,8 @@ pub struct ApiKey {
     pub prefix: String,
     /// Dataset ids the key may use; empty means every dataset.
     pub datasets: Vec<String>,
+    /// For an app key (`app-…`): the app it serves; `None` for a dataset key.
+    pub app_id: Option<String>,
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
@@ -632,6 +634,8 @@ pub struct NewApiKey {
     /// SHA-256 of the token, lowercase hex.
     pub token_hash: String,
     pub datasets: Vec<String>,
+    /// The app an app key serves; `None` for a dataset key.
+    pub app_id: Option<String>,
 }
 
 #[cfg(test)]

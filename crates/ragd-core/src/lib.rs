@@ -3,6 +3,7 @@
 //! This crate holds no I/O and no heavy dependencies, so that backends (ingest, embed, and later the
 //! stores and indexes) depend on it rather than on each other.
 
+pub mod app;
 mod chunk;
 pub mod dataset;
 mod error;

@@ -65,6 +65,7 @@ pub fn create_key(
             prefix: token[..DATASET_KEY_PREFIX.len() + 4].to_owned(),
             token_hash: hash_token(&token),
             datasets,
+            app_id: None,
         })
         .map_err(|e| e.to_string())?;
     Ok((key, token))

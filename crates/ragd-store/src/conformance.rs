@@ -80,6 +80,7 @@ macro_rules! conformance_tests {
             child_chunks_are_paged_and_edited,
             segment_children_are_replaced_with_new_keys,
             api_keys_are_created_and_found_by_hash,
+            apps_conversations_and_messages,
             api_keys_are_revoked_by_id_or_prefix,
             api_key_use_is_recorded,
             readers_run_while_writing,
@@ -3369,6 +3370,7 @@ fn new_api_key(name: &str, prefix: &str, hash: &str) -> NewApiKey {
         prefix: prefix.to_owned(),
         token_hash: hash.to_owned(),
         datasets: Vec::new(),
+        app_id: None,
     }
 }
 
@@ -3538,4 +3540,156 @@ pub fn api_key_use_is_recorded(store: &dyn MetadataStore) {
         "only that key"
     );
     assert_not_found(store.touch_api_key("missing"), "touching a missing key");
+}
+
+// ----- apps, conversations, messages -----
+
+fn chat_message(
+    id: &str,
+    conversation: &str,
+    app: &str,
+    query: &str,
+    at: i64,
+) -> ragd_core::app::Message {
+    ragd_core::app::Message {
+        id: id.to_owned(),
+        conversation_id: conversation.to_owned(),
+        app_id: app.to_owned(),
+        user: "u1".to_owned(),
+        parent_message_id: None,
+        inputs: json!({}),
+        query: query.to_owned(),
+        answer: format!("answer to {query}"),
+        status: "normal".to_owned(),
+        error: None,
+        retriever_resources: json!([]),
+        feedback: None,
+        feedback_content: None,
+        message_tokens: 10,
+        answer_tokens: 5,
+        total_tokens: 15,
+        provider_response_latency: 0.25,
+        workflow_run_id: Some("run-1".to_owned()),
+        created_at: at,
+    }
+}
+
+pub fn apps_conversations_and_messages(store: &dyn MetadataStore) {
+    use ragd_core::app::{ConversationSort, NewApp};
+    let new = |mode: &str| NewApp {
+        name: "Support bot".to_owned(),
+        description: String::new(),
+        mode: mode.to_owned(),
+        dsl: "app: {}".to_owned(),
+    };
+    assert!(matches!(
+        store.create_app(&new("agent-chat")),
+        Err(StoreError::Invalid(_))
+    ));
+    let app = store.create_app(&new("advanced-chat")).unwrap();
+    assert_eq!(store.get_app(&app.id).unwrap().as_ref(), Some(&app));
+    assert_eq!(store.list_apps().unwrap(), vec![app.clone()]);
+    assert_ne!(app.workflow_id, app.id);
+
+    let key = store
+        .create_api_key(&NewApiKey {
+            name: "app key".to_owned(),
+            prefix: "app-AbCd".to_owned(),
+            token_hash: "apphash".to_owned(),
+            datasets: Vec::new(),
+            app_id: Some(app.id.clone()),
+        })
+        .unwrap();
+    assert_eq!(key.app_id.as_deref(), Some(app.id.as_str()));
+
+    let c1 = store
+        .create_conversation("c1", &app.id, "u1", "first", &json!({"x": 1}), &json!({}))
+        .unwrap();
+    assert_eq!(c1.inputs, json!({"x": 1}));
+    store
+        .create_conversation("c2", &app.id, "u1", "second", &json!({}), &json!({}))
+        .unwrap();
+    store
+        .create_conversation("c3", &app.id, "u2", "other user", &json!({}), &json!({}))
+        .unwrap();
+    assert!(
+        store
+            .get_conversation(&app.id, "u2", "c1")
+            .unwrap()
+            .is_none()
+    );
+
+    let (page, more) = store
+        .list_conversations(&app.id, "u1", None, 1, ConversationSort::CreatedAt)
+        .unwrap();
+    assert_eq!((page[0].id.as_str(), more), ("c1", true));
+    let (page, more) = store
+        .list_conversations(&app.id, "u1", Some("c1"), 1, ConversationSort::CreatedAt)
+        .unwrap();
+    assert_eq!((page[0].id.as_str(), more), ("c2", false));
+    assert!(matches!(
+        store.list_conversations(&app.id, "u1", Some("nope"), 5, ConversationSort::default()),
+        Err(StoreError::NotFound { .. })
+    ));
+
+    for (i, id) in ["m1", "m2", "m3"].iter().enumerate() {
+        store
+            .add_message(
+                &chat_message(id, "c1", &app.id, &format!("q{i}"), 100 + i as i64),
+                Some(&json!({"turns": i + 1})),
+            )
+            .unwrap();
+    }
+    let conversation = store
+        .get_conversation(&app.id, "u1", "c1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(conversation.variables, json!({"turns": 3}));
+    let (page, more) = store.list_messages("c1", None, 2).unwrap();
+    let ids: Vec<_> = page.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(
+        (ids, more),
+        (vec!["m2", "m3"], true),
+        "newest page, oldest first"
+    );
+    let (page, more) = store.list_messages("c1", Some("m2"), 2).unwrap();
+    let ids: Vec<_> = page.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!((ids, more), (vec!["m1"], false));
+    assert_eq!(page[0], chat_message("m1", "c1", &app.id, "q0", 100));
+
+    assert!(
+        store
+            .set_feedback(&app.id, "m1", Some("like"), Some("good"))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_feedback(&app.id, "nope", Some("like"), None)
+            .unwrap()
+    );
+    let m1 = store.get_message(&app.id, "m1").unwrap().unwrap();
+    assert_eq!(m1.feedback.as_deref(), Some("like"));
+
+    let renamed = store
+        .rename_conversation(&app.id, "u1", "c1", "renamed")
+        .unwrap();
+    assert_eq!(renamed.name, "renamed");
+    assert!(matches!(
+        store.rename_conversation(&app.id, "u2", "c1", "x"),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(!store.delete_conversation(&app.id, "u2", "c1").unwrap());
+    assert!(store.delete_conversation(&app.id, "u1", "c1").unwrap());
+    assert!(
+        store.get_message(&app.id, "m1").unwrap().is_none(),
+        "messages go with it"
+    );
+
+    assert!(store.delete_app(&app.id).unwrap());
+    assert!(store.get_app(&app.id).unwrap().is_none());
+    assert!(
+        store.api_key_by_hash("apphash").unwrap().is_none(),
+        "app keys go with their app"
+    );
+    assert!(!store.delete_app(&app.id).unwrap());
 }

@@ -19,6 +19,7 @@ mod error;
 mod sqlite;
 mod values;
 
+use ragd_core::app::{App, Conversation, ConversationSort, Message, NewApp};
 use ragd_core::dataset::{
     ApiKey, CatalogEntry, ChildChunk, ChunkKeys, Dataset, DatasetUpdate, Document, DocumentQuery,
     DocumentUpdate, HydratedChunk, IndexingJob, IndexingStatus, MetadataField, MetadataType,
@@ -412,4 +413,82 @@ pub trait MetadataStore: Send + Sync {
     /// Records a use of the key now (`last_used_at`; at most once a minute is enough, callers may skip
     /// writes). [`StoreError::NotFound`] for an unknown id.
     fn touch_api_key(&self, id: &str) -> StoreResult<()>;
+
+    // ----- apps, conversations, messages (App API) -----
+
+    /// Stores an app (name 1 to 255 characters, mode `workflow` or `advanced-chat`).
+    fn create_app(&self, new: &NewApp) -> StoreResult<App>;
+
+    fn get_app(&self, id: &str) -> StoreResult<Option<App>>;
+
+    /// Every app, oldest first.
+    fn list_apps(&self) -> StoreResult<Vec<App>>;
+
+    /// Deletes an app with its keys, conversations and messages; false if unknown.
+    fn delete_app(&self, id: &str) -> StoreResult<bool>;
+
+    /// Starts a conversation with a caller-chosen id.
+    fn create_conversation(
+        &self,
+        id: &str,
+        app_id: &str,
+        user: &str,
+        name: &str,
+        inputs: &Value,
+        variables: &Value,
+    ) -> StoreResult<Conversation>;
+
+    /// The conversation if it belongs to this app and user.
+    fn get_conversation(
+        &self,
+        app_id: &str,
+        user: &str,
+        id: &str,
+    ) -> StoreResult<Option<Conversation>>;
+
+    /// A page of a user's conversations after `last_id` in `sort` order, and whether more follow.
+    /// An unknown `last_id` is [`StoreError::NotFound`].
+    fn list_conversations(
+        &self,
+        app_id: &str,
+        user: &str,
+        last_id: Option<&str>,
+        limit: u32,
+        sort: ConversationSort,
+    ) -> StoreResult<(Vec<Conversation>, bool)>;
+
+    /// Renames a conversation ([`StoreError::NotFound`] if not this user's).
+    fn rename_conversation(
+        &self,
+        app_id: &str,
+        user: &str,
+        id: &str,
+        name: &str,
+    ) -> StoreResult<Conversation>;
+
+    /// Deletes a conversation and its messages; false if not this user's.
+    fn delete_conversation(&self, app_id: &str, user: &str, id: &str) -> StoreResult<bool>;
+
+    /// Appends a message to its conversation (touching `updated_at`, and storing the conversation
+    /// variables when given).
+    fn add_message(&self, message: &Message, variables: Option<&Value>) -> StoreResult<()>;
+
+    fn get_message(&self, app_id: &str, id: &str) -> StoreResult<Option<Message>>;
+
+    /// The `limit` messages before `first_id` (or the newest), oldest first, and whether older exist.
+    fn list_messages(
+        &self,
+        conversation_id: &str,
+        first_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<(Vec<Message>, bool)>;
+
+    /// Sets (or clears, with `None`) a message's rating; false if the app has no such message.
+    fn set_feedback(
+        &self,
+        app_id: &str,
+        message_id: &str,
+        rating: Option<&str>,
+        content: Option<&str>,
+    ) -> StoreResult<bool>;
 }

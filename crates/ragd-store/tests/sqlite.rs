@@ -215,7 +215,7 @@ fn a_version_1_database_is_migrated_with_its_data() {
             )
             .unwrap();
     }
-    assert_eq!(SqliteStore::schema_version(), 2);
+    assert_eq!(SqliteStore::schema_version(), 3);
     let store = SqliteStore::open(&path).expect("migrate from version 1");
     let version: usize = rusqlite::Connection::open(&path)
         .unwrap()
@@ -233,10 +233,11 @@ fn a_version_1_database_is_migrated_with_its_data() {
             prefix: "dataset-AbCd".to_owned(),
             token_hash: "h".to_owned(),
             datasets: vec!["ds-1".to_owned()],
+            app_id: None,
         })
         .expect("the new table exists");
     drop(store);
-    let store = SqliteStore::open(&path).expect("reopen at version 2");
+    let store = SqliteStore::open(&path).expect("reopen at the latest version");
     assert_eq!(store.list_api_keys().unwrap(), vec![key]);
 }
 

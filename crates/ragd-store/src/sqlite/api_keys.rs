@@ -32,8 +32,8 @@ pub(super) fn create(conn: &Connection, new: &NewApiKey) -> StoreResult<ApiKey> 
         .map_err(|error| StoreError::Invalid(format!("API key datasets: {error}")))?;
     let id = new_id();
     conn.prepare_cached(
-        "INSERT INTO api_keys (id, name, prefix, token_hash, datasets, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO api_keys (id, name, prefix, token_hash, datasets, app_id, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         id,
@@ -41,6 +41,7 @@ pub(super) fn create(conn: &Connection, new: &NewApiKey) -> StoreResult<ApiKey> 
         new.prefix,
         new.token_hash,
         datasets,
+        new.app_id,
         now()
     ])?;
     by_id(conn, &id)?.ok_or_else(|| StoreError::not_found("API key", id))

@@ -10,6 +10,7 @@
 //! at open by `rusqlite_migration`; a database newer than this binary is refused.
 
 mod api_keys;
+mod apps;
 mod chunks;
 mod datasets;
 mod documents;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ragd_core::app::{App, Conversation, ConversationSort, Message, NewApp};
 use ragd_core::dataset::{
     ApiKey, CatalogEntry, ChildChunk, ChunkKeys, Dataset, DatasetUpdate, Document, DocumentQuery,
     DocumentUpdate, HydratedChunk, IndexingJob, IndexingStatus, MetadataField, MetadataType,
@@ -38,6 +40,7 @@ use crate::{MetadataStore, StoreError, StoreResult};
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0001_initial.sql")),
     M::up(include_str!("../../migrations/0002_service.sql")),
+    M::up(include_str!("../../migrations/0003_apps.sql")),
 ];
 
 /// Tuning of a [`SqliteStore`].
@@ -671,6 +674,95 @@ impl MetadataStore for SqliteStore {
 
     fn touch_api_key(&self, id: &str) -> StoreResult<()> {
         self.write(|tx| api_keys::touch(tx, id))
+    }
+
+    fn create_app(&self, new: &NewApp) -> StoreResult<App> {
+        self.write(|tx| apps::create_app(tx, new))
+    }
+
+    fn get_app(&self, id: &str) -> StoreResult<Option<App>> {
+        self.read(|conn| apps::get_app(conn, id))
+    }
+
+    fn list_apps(&self) -> StoreResult<Vec<App>> {
+        self.read(apps::list_apps)
+    }
+
+    fn delete_app(&self, id: &str) -> StoreResult<bool> {
+        self.write(|tx| apps::delete_app(tx, id))
+    }
+
+    fn create_conversation(
+        &self,
+        id: &str,
+        app_id: &str,
+        user: &str,
+        name: &str,
+        inputs: &Value,
+        variables: &Value,
+    ) -> StoreResult<Conversation> {
+        self.write(|tx| apps::create_conversation(tx, id, app_id, user, name, inputs, variables))
+    }
+
+    fn get_conversation(
+        &self,
+        app_id: &str,
+        user: &str,
+        id: &str,
+    ) -> StoreResult<Option<Conversation>> {
+        self.read(|conn| apps::get_conversation(conn, app_id, user, id))
+    }
+
+    fn list_conversations(
+        &self,
+        app_id: &str,
+        user: &str,
+        last_id: Option<&str>,
+        limit: u32,
+        sort: ConversationSort,
+    ) -> StoreResult<(Vec<Conversation>, bool)> {
+        self.read(|conn| apps::list_conversations(conn, app_id, user, last_id, limit, sort))
+    }
+
+    fn rename_conversation(
+        &self,
+        app_id: &str,
+        user: &str,
+        id: &str,
+        name: &str,
+    ) -> StoreResult<Conversation> {
+        self.write(|tx| apps::rename_conversation(tx, app_id, user, id, name))
+    }
+
+    fn delete_conversation(&self, app_id: &str, user: &str, id: &str) -> StoreResult<bool> {
+        self.write(|tx| apps::delete_conversation(tx, app_id, user, id))
+    }
+
+    fn add_message(&self, message: &Message, variables: Option<&Value>) -> StoreResult<()> {
+        self.write(|tx| apps::add_message(tx, message, variables))
+    }
+
+    fn get_message(&self, app_id: &str, id: &str) -> StoreResult<Option<Message>> {
+        self.read(|conn| apps::get_message(conn, app_id, id))
+    }
+
+    fn list_messages(
+        &self,
+        conversation_id: &str,
+        first_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<(Vec<Message>, bool)> {
+        self.read(|conn| apps::list_messages(conn, conversation_id, first_id, limit))
+    }
+
+    fn set_feedback(
+        &self,
+        app_id: &str,
+        message_id: &str,
+        rating: Option<&str>,
+        content: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.write(|tx| apps::set_feedback(tx, app_id, message_id, rating, content))
     }
 }
 

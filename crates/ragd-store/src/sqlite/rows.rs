@@ -46,7 +46,7 @@ pub(super) const JOB_COLUMNS: &str =
     "id, dataset_id, document_id, state, attempts, error, created_at, updated_at";
 
 pub(super) const API_KEY_COLUMNS: &str =
-    "id, name, prefix, datasets, created_at, last_used_at, revoked_at";
+    "id, name, prefix, datasets, app_id, created_at, last_used_at, revoked_at";
 
 pub(super) fn dataset(row: &Row<'_>) -> rusqlite::Result<Dataset> {
     Ok(Dataset {
@@ -185,6 +185,7 @@ pub(super) fn api_key(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
         name: row.get("name")?,
         prefix: row.get("prefix")?,
         datasets,
+        app_id: row.get("app_id")?,
         created_at: row.get("created_at")?,
         last_used_at: row.get("last_used_at")?,
         revoked_at: row.get("revoked_at")?,
