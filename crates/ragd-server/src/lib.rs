@@ -10,6 +10,7 @@
 //! Handlers never touch an index: they call `ragd-retrieve` and `ragd-indexer`, and reach the blocking
 //! store, retriever and indexer through the blocking pool ([`state::AppState::blocking`]).
 
+pub mod apps;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -49,6 +50,14 @@ pub struct Parts {
     pub counter: Arc<dyn TokenCounter + Send + Sync>,
     pub indexer_options: IndexerOptions,
     pub parse_options: ParseOptions,
+    /// Chat models for flows' LLM nodes.
+    pub llm: Arc<ragd_llm::Providers>,
+    pub workflow: ragd_config::WorkflowConfig,
+    /// The run-log writer and a reader of the same file; `None` keeps no run log.
+    pub runlog: Option<(
+        Arc<ragd_runlog::RunLogWriter>,
+        Arc<ragd_runlog::RunLogReader>,
+    )>,
 }
 
 /// A bound, not yet running server.
@@ -70,8 +79,11 @@ impl Server {
     pub async fn bind(parts: Parts, config: ServerConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(&config.bind).await?;
         let embedder: Arc<dyn Embedder> = Arc::new(metrics::MeteredEmbedder::new(parts.embedder));
-        let retriever =
-            Retriever::new(parts.store.clone(), parts.indexes.clone(), embedder.clone());
+        let retriever = Arc::new(Retriever::new(
+            parts.store.clone(),
+            parts.indexes.clone(),
+            embedder.clone(),
+        ));
         let indexer = Indexer::new(
             parts.store.clone(),
             parts.indexes.clone(),
@@ -79,9 +91,28 @@ impl Server {
             parts.counter.clone(),
             parts.indexer_options,
         );
+        let runtime = ragd_workflow::Runtime::new(
+            Arc::new(apps::ServerKnowledge {
+                store: parts.store.clone(),
+                retriever: retriever.clone(),
+            }),
+            parts.llm,
+            parts.workflow,
+        );
+        let (runlog_writer, runlog_reader) = match parts.runlog {
+            Some((writer, reader)) => (Some(writer), Some(reader)),
+            None => (None, None),
+        };
+        let app_runtime = Arc::new(apps::AppRuntime::new(
+            runtime,
+            runlog_writer,
+            runlog_reader,
+            config.sse_ping_secs,
+        ));
         let state = AppState::new(Inner {
             store: parts.store,
-            retriever: Arc::new(retriever),
+            retriever,
+            apps: app_runtime,
             indexer: Arc::new(indexer),
             counter: parts.counter,
             parse_options: parts.parse_options,
@@ -178,6 +209,11 @@ impl Server {
         })
         .await;
         let _ = hit_writer.await;
+        if let Some(writer) = &state.apps.runlog {
+            if let Err(e) = writer.shutdown().await {
+                tracing::warn!(error = %e, "the run log did not drain at shutdown");
+            }
+        }
         if drained.is_err() {
             tracing::warn!(
                 "an indexing group was still running at shutdown; it resumes at the next start"

@@ -17,7 +17,10 @@ use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{datasets, documents, embeddings, external, metadata, ops, retrieve, segments};
+use crate::routes::{
+    apps, chat, conversations, datasets, documents, embeddings, external, metadata, ops, retrieve,
+    segments,
+};
 
 /// Name of the security scheme in the document.
 const BEARER: &str = "bearer";
@@ -66,6 +69,22 @@ const BEARER: &str = "bearer";
         retrieve::retrieve,
         embeddings::embeddings,
         external::retrieval,
+        apps::create,
+        apps::list,
+        apps::delete,
+        apps::create_key,
+        chat::chat_messages,
+        chat::run_workflow,
+        chat::stop,
+        conversations::list_conversations,
+        conversations::rename_conversation,
+        conversations::delete_conversation,
+        conversations::list_messages,
+        conversations::feedback,
+        conversations::suggested,
+        conversations::parameters,
+        conversations::info,
+        conversations::get_run,
         ops::health,
         ops::ready,
         ops::metrics,
@@ -97,6 +116,13 @@ const BEARER: &str = "bearer";
         external::ExternalRequest,
         embeddings::Input,
         embeddings::EmbeddingsBody,
+        apps::CreateAppBody,
+        chat::ChatBody,
+        chat::WorkflowRunBody,
+        chat::StopBody,
+        conversations::RenameBody,
+        conversations::UserBody,
+        conversations::FeedbackBody,
     )),
     tags(
         (name = "datasets", description = "Datasets (knowledge bases): create, list, get, update, delete."),
@@ -106,6 +132,8 @@ const BEARER: &str = "bearer";
         (name = "retrieval", description = "Retrieval (Dify's hit testing) over one or more datasets."),
         (name = "external", description = "Dify's External Knowledge API, so a Dify installation can use ragd as an external knowledge base."),
         (name = "embeddings", description = "The service's embedding model, OpenAI-compatible."),
+        (name = "apps", description = "Dify's App API for chatflow (`advanced-chat`) and workflow apps: chat messages and workflow runs (blocking or SSE), stop, conversations, messages, feedback, parameters, info, run records. Authorized with the app's key, `Authorization: Bearer app-…`."),
+        (name = "apps-admin", description = "Create apps from Dify DSL files, list and delete them, issue app keys (an unscoped dataset key)."),
         (name = "ops", description = "Operational endpoints, outside auth and load shedding: probes, metrics, this document."),
     ),
     modifiers(&BearerAuth, &Aliases)
@@ -185,6 +213,22 @@ pub(crate) enum KnowledgeErrors {
     Timeout(ErrorBody),
 }
 
+/// Answers every App API route can give besides its own: from the app key check and the limits.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum AppErrors {
+    /// `unauthorized`: the `Authorization: Bearer app-…` header is missing or malformed, or names no
+    /// live app key (a dataset key is not one).
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// `too_many_requests`: more requests in flight than `max_concurrent_requests`; retry shortly.
+    #[response(status = 429)]
+    TooManyRequests(ErrorBody),
+    /// `request_timeout`: the request took longer than `request_timeout_secs` and was stopped.
+    #[response(status = 504)]
+    Timeout(ErrorBody),
+}
+
 /// Answers of the limits in front of the External Knowledge API (which has no 401: see its 403).
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
@@ -224,8 +268,10 @@ impl Modify for BearerAuth {
             .scheme(HttpAuthScheme::Bearer)
             .bearer_format("dataset-…")
             .description(Some(
-                "A dataset API key, `Authorization: Bearer dataset-…` (create one with `ragd keys create`). \
-                 A key may be limited to some datasets. Not checked when the server runs with `auth = false`.",
+                "A dataset API key, `Authorization: Bearer dataset-…` (create one with `ragd keys create`), \
+                 on the Knowledge API and the apps admin routes: a key may be limited to some datasets, and \
+                 it is not checked when the server runs with `auth = false`. The App API (tag `apps`) takes \
+                 an app key instead, `Authorization: Bearer app-…` (from `ragd apps create`), always.",
             ))
             .build();
         openapi
@@ -420,6 +466,33 @@ mod tests {
         ("post", "/retrieval", None),
         // `{prefix}/retrieval` with the default `external_knowledge_prefix` (checked below).
         ("post", "/external/retrieval", Some("/retrieval")),
+        ("post", "/v1/apps", None),
+        ("get", "/v1/apps", None),
+        ("delete", "/v1/apps/{app_id}", None),
+        ("post", "/v1/apps/{app_id}/keys", None),
+        ("post", "/v1/chat-messages", None),
+        ("post", "/v1/chat-messages/{task_id}/stop", None),
+        ("post", "/v1/workflows/run", None),
+        ("post", "/v1/workflows/{id}/run", Some("/v1/workflows/run")),
+        ("get", "/v1/workflows/run/{workflow_run_id}", None),
+        (
+            "post",
+            "/v1/workflows/tasks/{task_id}/stop",
+            Some("/v1/chat-messages/{task_id}/stop"),
+        ),
+        (
+            "post",
+            "/v1/workflows/{id}/stop",
+            Some("/v1/chat-messages/{task_id}/stop"),
+        ),
+        ("get", "/v1/conversations", None),
+        ("delete", "/v1/conversations/{conversation_id}", None),
+        ("post", "/v1/conversations/{conversation_id}/name", None),
+        ("get", "/v1/messages", None),
+        ("post", "/v1/messages/{message_id}/feedbacks", None),
+        ("get", "/v1/messages/{message_id}/suggested", None),
+        ("get", "/v1/parameters", None),
+        ("get", "/v1/info", None),
         ("get", "/health", None),
         ("get", "/ready", None),
         ("get", "/metrics", None),

@@ -54,6 +54,7 @@ pub struct Inner {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Segment hits not yet written to the store (see [`AppState::record_hits`]).
     pub hits: Mutex<HashMap<u64, u64>>,
+    pub apps: Arc<crate::apps::AppRuntime>,
 }
 
 impl std::ops::Deref for AppState {

@@ -1,18 +1,40 @@
 //! Dify-style flows for ragd: load an exported DSL file ([`Flow`]), run it as a DAG ([`Runtime`]) with its
 //! node types, and report every step as [`RunEvent`]s and run records.
+//!
+//! Layout: [`flow`] loads and validates the YAML (every check happens at load, so a loaded flow only fails
+//! at run time on data: a model error, a timeout, a bad HTTP answer); `template` and `pool` hold the
+//! variable references and values; [`runtime`] is the executor (one coordinating task per run, one tokio
+//! task per running node); `stream` forwards LLM tokens through answer and end nodes while they are
+//! generated; `nodes` has one module per node type.
 
+mod condition;
+pub mod flow;
+mod nodes;
+mod pool;
+pub mod runtime;
+mod stream;
+mod template;
+
+pub use flow::{AppMode, Flow, StartVariable};
 use ragd_core::run::{NodeExecution, RunRecord};
+pub use runtime::{RunOutcome, Runtime};
 use serde::{Deserialize, Serialize};
 
-/// Errors of loading a flow. Running a flow never returns an error: failures end up in the run record
-/// (status `failed`, `error`) and in the events.
+/// Errors of loading a flow and of checking a run's inputs. Running a flow never returns an error:
+/// failures end up in the run record (status `failed`, `error`) and in the events. All variants are
+/// user errors (a bad file, a bad input): their `Display` is meant to be shown as is.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
     /// The file is not YAML, or not a Dify DSL of a supported shape; the message names the place.
     #[error("invalid flow: {0}")]
     Invalid(String),
+    /// A start variable's value is missing or of the wrong type.
+    #[error("input `{variable}`: {message}")]
+    Input { variable: String, message: String },
     /// A node of a type this runtime does not run.
-    #[error("node {node_id} ({title}) has type `{node_type}`, which ragd does not run; supported: {supported}")]
+    #[error(
+        "node {node_id} ({title}) has type `{node_type}`, which ragd does not run; supported: {supported}"
+    )]
     UnsupportedNode {
         node_id: String,
         title: String,
@@ -104,7 +126,10 @@ pub enum RunEvent {
     NodeStarted(NodeExecution),
     NodeFinished(NodeExecution),
     /// A piece of the chat answer (advanced-chat: answer nodes, LLM tokens streamed through them).
-    Answer { node_id: String, text: String },
+    Answer {
+        node_id: String,
+        text: String,
+    },
     /// A piece of a workflow's output (workflow mode: end node outputs, LLM tokens streamed through them).
     TextChunk {
         text: String,

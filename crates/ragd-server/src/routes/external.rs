@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::retrieve::{run, settings_for};
-use crate::auth::{Caller, bearer_token, lookup};
+use crate::auth::{Caller, bearer_token, lookup_dataset_key};
 use crate::error::ApiError;
 use crate::extract::parse_json;
 use crate::state::AppState;
@@ -94,7 +94,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, Exte
         code: 1001,
         message: "Invalid Authorization header format. Expected 'Bearer <api-key>' format.".into(),
     })?;
-    match lookup(state, token).await? {
+    match lookup_dataset_key(state, token).await? {
         Some(key) => Ok(Caller { key: Some(key) }),
         None => Err(ExternalError {
             status: StatusCode::FORBIDDEN,

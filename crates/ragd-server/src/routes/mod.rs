@@ -7,6 +7,9 @@
 //! (504), and the body limit (413).
 
 // `pub(crate)` so `crate::openapi` can list the handlers' `#[utoipa::path]` operations.
+pub(crate) mod apps;
+pub(crate) mod chat;
+pub(crate) mod conversations;
 pub(crate) mod datasets;
 pub(crate) mod documents;
 pub(crate) mod embeddings;
@@ -23,7 +26,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -115,9 +118,48 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/datasets/{dataset_id}/retrieve", post(retrieve::retrieve))
         .route("/embeddings", post(embeddings::embeddings))
+        .route("/apps", post(apps::create).get(apps::list))
+        .route("/apps/{app_id}", delete(apps::delete))
+        .route("/apps/{app_id}/keys", post(apps::create_key))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_dataset_key,
+        ));
+
+    let app_api = Router::new()
+        .route("/chat-messages", post(chat::chat_messages))
+        .route("/chat-messages/{task_id}/stop", post(chat::stop))
+        .route("/workflows/run", post(chat::run_workflow))
+        .route("/workflows/{id}/run", post(chat::run_workflow))
+        .route(
+            "/workflows/run/{workflow_run_id}",
+            get(conversations::get_run),
+        )
+        .route("/workflows/tasks/{task_id}/stop", post(chat::stop))
+        .route("/workflows/{id}/stop", post(chat::stop))
+        .route("/conversations", get(conversations::list_conversations))
+        .route(
+            "/conversations/{conversation_id}",
+            delete(conversations::delete_conversation),
+        )
+        .route(
+            "/conversations/{conversation_id}/name",
+            post(conversations::rename_conversation),
+        )
+        .route("/messages", get(conversations::list_messages))
+        .route(
+            "/messages/{message_id}/feedbacks",
+            post(conversations::feedback),
+        )
+        .route(
+            "/messages/{message_id}/suggested",
+            get(conversations::suggested),
+        )
+        .route("/parameters", get(conversations::parameters))
+        .route("/info", get(conversations::info))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_app_key,
         ));
 
     let mut external_routes = Router::new().route("/retrieval", post(external::retrieval));
@@ -140,7 +182,7 @@ pub fn router(state: AppState) -> Router {
         .timeout(timeout);
 
     let api = Router::new()
-        .nest("/v1", knowledge)
+        .nest("/v1", knowledge.merge(app_api))
         .merge(external_routes)
         .layer(limits)
         .layer(axum::middleware::from_fn_with_state(
