@@ -49,14 +49,7 @@ for tool in curl python3; do
 done
 
 # --- oha -------------------------------------------------------------------------------------------------
-OHA="$(command -v oha || true)"
-if [[ -z "$OHA" ]]; then
-  OHA="target/tools/bin/oha"
-  if [[ ! -x "$OHA" ]]; then
-    step "installing oha into target/tools (cargo install oha --locked; a few minutes, once)"
-    cargo install oha --locked --root target/tools >&2
-  fi
-fi
+ensure_oha
 echo "oha: $OHA ($("$OHA" --version))" >&2
 
 # --- the release binary ----------------------------------------------------------------------------------
@@ -79,107 +72,25 @@ ragd_key_create "$DATA"
 ragd_serve_start "$DATA"
 echo "listening on $RAGD_URL (pid $RAGD_PID)" >&2
 
-json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
-
 # --- import through the API: one create-by-file per file -------------------------------------------------
-step "uploading $DOCS (create-by-file per file)"
-DATASET="$(ragd_api POST /v1/datasets -H 'Content-Type: application/json' \
-  -d '{"name": "load", "indexing_technique": "high_quality"}' | json_field '["id"]')"
-SETTINGS='{"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}};type=application/json'
-batches=()
-uploaded=0
-while IFS= read -r -d '' file; do
-  if answer="$(ragd_api POST "/v1/datasets/$DATASET/document/create-by-file" \
-    -F "file=@$file" -F "data=$SETTINGS" 2>"$OUT/upload.err")"; then
-    batches+=("$(printf '%s' "$answer" | json_field '["batch"]')")
-    uploaded=$((uploaded + 1))
-  else
-    echo "warning: skipped $file: $(cat "$OUT/upload.err")" >&2
-  fi
-done < <(find "$DOCS" -type f -print0 | sort -z)
-((uploaded > 0)) || { echo "error: no file of $DOCS was accepted" >&2; exit 1; }
-
-step "waiting for $uploaded documents to be indexed"
-started=$SECONDS
-segments=0
-for batch in "${batches[@]}"; do
-  while :; do
-    status="$(ragd_api GET "/v1/datasets/$DATASET/documents/$batch/indexing-status")"
-    state="$(printf '%s' "$status" | json_field '["data"][0]["indexing_status"]')"
-    case "$state" in
-      completed)
-        segments=$((segments + $(printf '%s' "$status" | json_field '["data"][0]["total_segments"]')))
-        break ;;
-      error | paused)
-        echo "warning: batch $batch ended $state: $status" >&2
-        break ;;
-    esac
-    if ((SECONDS - started > 900)); then
-      echo "error: indexing not finished after 900 s" >&2
-      exit 1
-    fi
-    sleep 0.2
-  done
-done
-echo "indexed $uploaded documents, $segments segments in $((SECONDS - started)) s" >&2
+ragd_upload_docs load "$DOCS" "$OUT/upload.err"
+DATASET="$RAGD_DATASET"
+uploaded="$RAGD_UPLOADED"
+segments="$RAGD_SEGMENTS"
 
 # --- request bodies: distinct queries per scenario, so no query repeats across or (practically) within one
 step "writing request bodies"
 python3 - "$OUT" <<'PY'
-import itertools, json, sys
+import json, sys
+sys.dont_write_bytecode = True
+sys.path.insert(0, "benches")
+from load_queries import queries
 out = sys.argv[1]
-base = [
-    "how do honey bees keep warm in winter", "when should a beekeeper feed sugar syrup",
-    "why does condensation kill a bee colony", "how to protect a hive from mice",
-    "what is retrieval-augmented generation", "how large should text chunks be for embeddings",
-    "hybrid search combining bm25 and vectors", "how to evaluate a retrieval system",
-    "what does the quarterly report say about revenue", "which product has the longest battery life",
-    "return policy for damaged items", "how to reset a forgotten password",
-    "shipping times for international orders", "what are the warranty terms",
-    "history of the printing press", "how do vaccines train the immune system",
-    "causes of the french revolution", "how does photosynthesis store energy",
-    "best practices for database indexing", "what is a write-ahead log",
-    "how do transformers use attention", "difference between precision and recall",
-    "how to brew pour-over coffee", "why is the sky blue",
-    "how do solar panels convert sunlight", "what is the capital of australia",
-    "how to train for a marathon", "symptoms of vitamin d deficiency",
-    "how do credit scores work", "what is compound interest",
-    "how to grow tomatoes on a balcony", "how does a heat pump work",
-    "what is the rust borrow checker", "how do hash maps handle collisions",
-    "tips for public speaking", "how to write a cover letter",
-    "what causes ocean tides", "how do bats navigate in the dark",
-    "what is the half-life of carbon-14", "how to clean a cast iron pan",
-    "what is inflation and why does it matter", "how does gps determine location",
-    "how are earthquakes measured", "what is a black hole",
-    "how to learn a new language quickly", "benefits of regular stretching",
-    "how do noise cancelling headphones work", "what is a neural network",
-    "how to make sourdough starter", "why do leaves change colour in autumn",
-]
-modifiers = [
-    "", "for beginners", "in simple terms", "step by step", "with examples", "in detail",
-    "for a small team", "in practice", "on a budget", "quickly", "safely", "at home",
-    "in cold climates", "for experts", "in 2024", "compared to alternatives", "common mistakes",
-    "pros and cons", "a short summary", "explained", "key facts", "the main risks", "for students",
-    "for engineers", "in europe", "in asia", "for small businesses", "without special tools",
-    "in one paragraph", "according to the documents", "what the guide recommends",
-    "and why it matters", "with numbers", "historically", "today", "in the long run",
-    "for the first time", "in an emergency", "on weekends", "in a city",
-]
-qualifiers = [
-    "please", "thanks", "urgent", "briefly", "exactly", "roughly", "again", "now", "later",
-    "today's notes", "from the faq", "from the manual", "from the report", "from the wiki",
-    "from the archive", "from the handbook", "from the catalogue", "from the article",
-    "from the paper", "from the notes", "from the page", "from the table", "from the list",
-    "from the summary", "from the appendix", "from the index", "from the blog", "from the memo",
-    "from the letter", "from the brief",
-]
 scenarios = ["semantic_search", "full_text_search", "keyword_search", "hybrid_search", "embedding", "warmup"]
 for k, scenario in enumerate(scenarios):
-    mine = [q for i, q in enumerate(qualifiers) if i % len(scenarios) == k]
-    queries = [" ".join(w for w in (b, m, q) if w) for b, m, q in itertools.product(base, modifiers, mine)]
-    assert all(len(q) <= 250 for q in queries)
+    texts = queries(k, len(scenarios))
     with open(f"{out}/bodies-{scenario}.jsonl", "w") as f:
-        for q in queries:
+        for q in texts:
             if scenario == "embedding":
                 body = {"input": q}
             else:
@@ -199,7 +110,7 @@ for k, scenario in enumerate(scenarios):
                         "keyword_setting": {"keyword_weight": 0.5},
                     }
             f.write(json.dumps(body) + "\n")
-    print(f"{scenario}: {len(queries)} distinct queries", file=sys.stderr)
+    print(f"{scenario}: {len(texts)} distinct queries", file=sys.stderr)
 PY
 
 # --- is there an embedding-only endpoint? ----------------------------------------------------------------
@@ -214,13 +125,7 @@ fi
 
 # --- the runs --------------------------------------------------------------------------------------------
 RETRIEVE="$RAGD_URL/v1/datasets/$DATASET/retrieve"
-oha_run() { # NAME CONCURRENCY DURATION URL [oha args…]
-  local name="$1" conc="$2" dur="$3" url="$4"
-  shift 4
-  curl -s "$RAGD_URL/metrics" >"$OUT/$name.metrics.before"
-  "$OHA" --no-tui --output-format json -w -c "$conc" -z "$dur" "$@" "$url" >"$OUT/$name.json"
-  curl -s "$RAGD_URL/metrics" >"$OUT/$name.metrics.after"
-}
+oha_run() { ragd_oha "$OUT" "$@"; } # NAME CONCURRENCY DURATION URL [oha args…]
 post_args() { # BODIES_FILE
   printf '%s\0' -m POST -H "Authorization: Bearer $RAGD_KEY" -H "Content-Type: application/json" -Z "$1"
 }

@@ -174,6 +174,7 @@ class Run:
         self.dataset_id: Optional[str] = args.dataset_id
         self.chat_name: Optional[str] = args.chat_app_name
         self.workflow_name: Optional[str] = args.workflow_app_name
+        self.expected_answer: Optional[str] = args.expected_answer
         self.chat = Client(api_key=self.chat_key, api_base=self.base)
         self.workflow = Client(api_key=self.workflow_key, api_base=self.base)
         self.http = httpx.Client(timeout=TIMEOUT)
@@ -185,6 +186,7 @@ class Run:
         self.conversation = ""  # conversation A: streamed turn 1, blocking turn 2
         self.message_1 = ""
         self.answer_1 = ""
+        self.segments_1: List[str] = []
         self.message_2 = ""
         self.answer_2 = ""
         self.conversation_b = ""  # conversation B: one blocking turn, deleted at the end
@@ -277,6 +279,12 @@ class Run:
             inputs={"question": question}, response_mode=mode, user=self.user  # type: ignore[arg-type]
         )
 
+    def check_answer(self, answer: str, where: str) -> None:
+        check(answer.strip() != "", f"{where}: blank answer")
+        if self.expected_answer is not None:
+            check(answer == self.expected_answer,
+                  f"{where}: answer {short(answer, 300)!r}\n  differs from the LLM's {short(self.expected_answer, 300)!r}")
+
     def check_usage(self, usage: models.Usage, where: str) -> None:
         # The client already required all 12 fields with their types; the values must also make sense.
         dumped = usage.model_dump()
@@ -288,6 +296,11 @@ class Run:
             f"{where}: total_tokens {usage.total_tokens} != {usage.prompt_tokens} + {usage.completion_tokens}",
         )
         check(usage.latency >= 0, f"{where}: latency {usage.latency}")
+        if self.expected_answer is not None:
+            # The test LLM reports its usage (tokens = whitespace-led words): ragd passes it through.
+            words = len(self.expected_answer.split())
+            check(usage.completion_tokens == words,
+                  f"{where}: completion_tokens {usage.completion_tokens}, the LLM reported {words}")
         for price in ("prompt_unit_price", "prompt_price_unit", "prompt_price", "completion_unit_price",
                       "completion_price_unit", "completion_price", "total_price"):
             value = getattr(usage, price)
@@ -519,10 +532,11 @@ class Run:
             run_id, wf = self.check_workflow_events(s, CHAT_NODE_TYPES, "advanced-chat stream")
             check(wf.status == "succeeded", f"workflow_finished status {wf.status} error {wf.error!r}")
             answer = "".join(m.answer for m in messages)
-            check(answer.strip() != "", "the streamed answer is blank")
+            self.check_answer(answer, "the streamed message deltas")
             # The answer node streams the LLM's text: the deltas make up the answer the LLM node produced.
             self.conversation = next(iter(conversation_ids))
             self.message_1 = message_id
+            self.segments_1 = [r.segment_id for r in end.metadata.retriever_resources]
             self.answer_1 = answer
             return (f"{s.summary()}; {len(messages)} deltas, answer {short(answer, 60)!r}; {resources}; "
                     f"conversation {self.conversation}")
@@ -534,7 +548,7 @@ class Run:
             r = self.chat.chat_messages(self.chat_request(QUESTION_2, "blocking", self.conversation), timeout=TIMEOUT)
             check(isinstance(r, models.ChatResponse), f"got {type(r).__name__}")
             check(r.mode == "advanced-chat", f"mode {r.mode!r}")
-            check(r.answer.strip() != "", "blank answer")
+            self.check_answer(r.answer, "blocking answer")
             check(r.message_id and r.message_id != self.message_1, f"message_id {r.message_id!r}")
             check(r.created_at > 0, f"created_at {r.created_at}")
             self.check_usage(r.metadata.usage, "metadata.usage")
@@ -644,6 +658,9 @@ class Run:
                       f"message {m['id']} retriever_resources {short(m['retriever_resources'])}")
             check(msgs[0]["query"] == QUESTION_1 and msgs[1]["query"] == QUESTION_2,
                   f"queries {[m['query'] for m in msgs]}")
+            stored = [x.get("segment_id") for x in msgs[0]["retriever_resources"]]
+            check(stored == self.segments_1,
+                  f"turn 1 stored retriever_resources segments {stored} != message_end's {self.segments_1}")
             check(msgs[0]["answer"] == self.answer_1,
                   f"turn 1 stored answer {short(msgs[0]['answer'], 200)!r} != streamed {short(self.answer_1, 200)!r}")
             check(msgs[1]["answer"] == self.answer_2,
@@ -756,7 +773,20 @@ class Run:
             if any(st != "stopped" for st in statuses):
                 raise s.fail(f"workflow_finished status {statuses} after stop, expected 'stopped'")
             deltas_after = sum(1 for e, t in zip(s.events, s.times) if event_name(e) == "message" and t > stopped_at)
-            return f"task {task_id}; ended {tail_s:.2f} s after stop; {deltas_after} deltas after; {s.summary()}"
+            partial = "".join(e.answer for e in s.named("message"))
+            if self.expected_answer is not None and partial == self.expected_answer:
+                raise s.fail("the whole answer was streamed although the run was stopped")
+            # The message keeps the answer streamed before the stop (Dify saves the task state's answer).
+            conversation = getattr(first, "conversation_id", None)
+            message_id = getattr(first, "message_id", None)
+            page = self.raw_json("GET", "/messages", self.chat_key,
+                                 params={"conversation_id": conversation, "user": self.user})
+            stored = [(m["id"], m["answer"]) for m in page["data"]]
+            check(stored == [(message_id, partial)],
+                  f"[httpx] GET /messages of the stopped conversation: {short(stored)}, expected "
+                  f"[({message_id!r}, {short(partial, 200)!r})] (the answer streamed before the stop)")
+            return (f"task {task_id}; ended {tail_s:.2f} s after stop; {deltas_after} deltas after; partial answer "
+                    f"stored; {s.summary()}")
 
         self.step("stop_chat_messages on a streaming chat", stop_chat)
 
@@ -777,7 +807,8 @@ class Run:
             check(wf.status == "succeeded", f"workflow_finished status {wf.status} error {wf.error!r}")
             check(is_int(wf.finished_at) and wf.finished_at >= wf.created_at, f"finished_at {wf.finished_at!r}")
             answer = (wf.outputs or {}).get("answer")
-            check(isinstance(answer, str) and answer.strip(), f"outputs.answer {short(wf.outputs)}")
+            check(isinstance(answer, str), f"outputs.answer {short(wf.outputs)}")
+            self.check_answer(answer, "workflow_finished outputs.answer")
             chunks = s.named("text_chunk")
             if not chunks:
                 raise s.fail("no text_chunk events")
@@ -800,7 +831,8 @@ class Run:
             check(r.workflow_run_id != self.workflow_run_id, "the blocking run reused the streamed run's id")
             check(r.data.status == "succeeded", f"status {r.data.status} error {r.data.error!r}")
             answer = (r.data.outputs or {}).get("answer")
-            check(isinstance(answer, str) and answer.strip(), f"outputs {short(r.data.outputs)}")
+            check(isinstance(answer, str), f"outputs {short(r.data.outputs)}")
+            self.check_answer(answer, "blocking outputs.answer")
             check(r.data.elapsed_time is not None and r.data.elapsed_time >= 0, f"elapsed_time {r.data.elapsed_time}")
             check(r.data.total_steps is not None and r.data.total_steps >= 4, f"total_steps {r.data.total_steps}")
             return f"run {r.workflow_run_id}; answer {short(answer, 60)!r}; {r.data.total_steps} steps"
@@ -898,6 +930,9 @@ def main() -> int:
     parser.add_argument("--dataset-id", help="the dataset the apps retrieve from (checked in retriever_resources)")
     parser.add_argument("--chat-app-name", help="expected GET /info name of the chat app")
     parser.add_argument("--workflow-app-name", help="expected GET /info name of the workflow app")
+    parser.add_argument("--expected-answer",
+                        help="what the (test) LLM answers: every answer must be exactly this, and usage.completion_tokens "
+                             "its number of whitespace-separated words")
     parser.add_argument("--keep-going", action="store_true",
                         help="run every step and list the failures (later steps may fail because of earlier ones)")
     args = parser.parse_args()

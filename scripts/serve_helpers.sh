@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions to run a throw-away `ragd serve` from scripts (sourced, not run):
 #
 #   source scripts/serve_helpers.sh
@@ -6,8 +7,12 @@
 #   ragd_serve_start "$dir" [args…]   # → RAGD_URL (http://127.0.0.1:PORT), RAGD_PID; logs in $dir/serve.*.log
 #   ragd_api GET /v1/datasets          # curl with the key; prints the body, fails on a non-2xx status
 #   ragd_serve_stop                    # SIGTERM, then SIGKILL after 15 s
+#   ragd_upload_docs NAME DIR ERRFILE  # a dataset of DIR's files uploaded through the API, indexed
+#                                      #   → RAGD_DATASET, RAGD_UPLOADED, RAGD_SEGMENTS
+#   ragd_oha OUT NAME CONC DUR URL …   # one oha run (needs OHA, see ensure_oha in lib.sh), /metrics around it
 #
 # The server binds 127.0.0.1:0 (a free port) and is ready once it prints its listening line.
+# ragd_upload_docs uses `step` from scripts/lib.sh (source it first).
 
 RAGD_URL=""
 RAGD_PID=""
@@ -95,4 +100,67 @@ ragd_status() {
   local method="$1" path="$2"
   shift 2
   curl -s -o /dev/null -X "$method" -H "Authorization: Bearer $RAGD_KEY" -w '%{http_code}' "$@" "$RAGD_URL$path" || true
+}
+
+# ragd_json_field EXPR: prints EXPR (e.g. '["id"]') of the JSON on stdin.
+ragd_json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+
+# ragd_upload_docs NAME DIR ERRFILE: creates a high_quality dataset NAME, uploads every file under DIR with
+# one create-by-file each (automatic process rule; a rejected file is skipped with a warning, its error in
+# ERRFILE), and waits (up to 900 s) until every batch is indexed. Sets RAGD_DATASET (the id),
+# RAGD_UPLOADED (files accepted) and RAGD_SEGMENTS (segments indexed).
+ragd_upload_docs() {
+  local name="$1" docs="$2" errfile="$3"
+  local settings='{"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}};type=application/json'
+  local file answer batch status state started
+  local -a batches=()
+  step "uploading $docs (create-by-file per file)"
+  RAGD_DATASET="$(ragd_api POST /v1/datasets -H 'Content-Type: application/json' \
+    -d "{\"name\": \"$name\", \"indexing_technique\": \"high_quality\"}" | ragd_json_field '["id"]')" || return 1
+  RAGD_UPLOADED=0
+  RAGD_SEGMENTS=0
+  while IFS= read -r -d '' file; do
+    if answer="$(ragd_api POST "/v1/datasets/$RAGD_DATASET/document/create-by-file" \
+      -F "file=@$file" -F "data=$settings" 2>"$errfile")"; then
+      batches+=("$(printf '%s' "$answer" | ragd_json_field '["batch"]')")
+      RAGD_UPLOADED=$((RAGD_UPLOADED + 1))
+    else
+      echo "warning: skipped $file: $(cat "$errfile")" >&2
+    fi
+  done < <(find "$docs" -type f -print0 | sort -z)
+  ((RAGD_UPLOADED > 0)) || { echo "error: no file of $docs was accepted" >&2; return 1; }
+
+  step "waiting for $RAGD_UPLOADED documents to be indexed"
+  started=$SECONDS
+  for batch in "${batches[@]}"; do
+    while :; do
+      status="$(ragd_api GET "/v1/datasets/$RAGD_DATASET/documents/$batch/indexing-status")" || return 1
+      state="$(printf '%s' "$status" | ragd_json_field '["data"][0]["indexing_status"]')"
+      case "$state" in
+        completed)
+          RAGD_SEGMENTS=$((RAGD_SEGMENTS + $(printf '%s' "$status" | ragd_json_field '["data"][0]["total_segments"]')))
+          break ;;
+        error | paused)
+          echo "warning: batch $batch ended $state: $status" >&2
+          break ;;
+      esac
+      if ((SECONDS - started > 900)); then
+        echo "error: indexing not finished after 900 s" >&2
+        return 1
+      fi
+      sleep 0.2
+    done
+  done
+  echo "indexed $RAGD_UPLOADED documents, $RAGD_SEGMENTS segments in $((SECONDS - started)) s" >&2
+}
+
+# ragd_oha OUT NAME CONCURRENCY DURATION URL [oha args…]: oha for DURATION at CONCURRENCY connections
+# (waiting for the requests in flight at the end), its JSON report in OUT/NAME.json, the server's /metrics
+# before and after in OUT/NAME.metrics.before|after. Needs OHA (ensure_oha in scripts/lib.sh).
+ragd_oha() {
+  local out="$1" name="$2" conc="$3" dur="$4" url="$5"
+  shift 5
+  curl -s "$RAGD_URL/metrics" >"$out/$name.metrics.before"
+  "$OHA" --no-tui --output-format json -w -c "$conc" -z "$dur" "$@" "$url" >"$out/$name.json" || return 1
+  curl -s "$RAGD_URL/metrics" >"$out/$name.metrics.after"
 }

@@ -360,6 +360,17 @@ fn chat_streams_tokens_with_retrieval_memory_and_history() {
     );
     let runs = std::fs::metadata(server.data_dir.join("runs.sqlite"));
     assert!(runs.is_ok(), "run logs live in their own file");
+    let metrics = server
+        .send(&Req::new("GET", "/metrics").auth(Auth::None))
+        .text;
+    assert!(
+        metrics.contains(r#"ragd_workflow_runs_total{mode="advanced-chat",status="succeeded"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ragd_llm_time_to_first_token_seconds"),
+        "{metrics}"
+    );
 
     // Deleting the conversation deletes its messages.
     let reply = server.send(
@@ -531,7 +542,17 @@ fn llm_failures_end_the_stream_with_an_error_and_a_failed_run() {
     assert_eq!(finished["data"]["status"], "failed");
     let error = events.last().unwrap();
     assert!(error["message"].as_str().unwrap().len() > 5, "{error}");
-    assert_eq!(error["status"], 500);
+    assert_eq!(
+        (error["status"].clone(), error["code"].clone()),
+        (json!(400), json!("invalid_param"))
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Run failed: "),
+        "{error}"
+    );
     let run_id = events[0]["workflow_run_id"].as_str().unwrap();
     let record = run_record(&server, &chat_key, run_id);
     assert_eq!(record["status"], "failed", "{record}");
@@ -544,14 +565,20 @@ fn llm_failures_end_the_stream_with_an_error_and_a_failed_run() {
     assert_eq!(failed.len(), 1, "{record}");
     assert_eq!(failed[0]["node_type"], "llm");
 
-    // Blocking: a 500 with the error.
+    // Blocking: Dify's 400 with the error.
     let reply = server.send(
         &app_req("POST", "/v1/chat-messages", &chat_key).json(&json!({
             "query": "How do bees keep warm?", "inputs": {}, "user": "u"
         })),
     );
-    assert_eq!(reply.status, 500, "{}", reply.text);
-    assert!(reply.json["message"].as_str().unwrap().len() > 5);
+    assert_error(
+        &(reply.status, reply.json.clone()),
+        400,
+        "invalid_param",
+        None,
+    );
+    let message = reply.json["message"].as_str().unwrap();
+    assert!(message.starts_with("Run failed: "), "{}", reply.text);
 
     // A provider that stops sending: the node times out (RAGD__WORKFLOW__NODE_TIMEOUT_SECS=2).
     llm.set_behaviour(

@@ -230,6 +230,7 @@ fn dify_client_python_drives_the_app_api_without_patches() {
         .args(["--dataset-id", &dataset])
         .args(["--chat-app-name", "sdk-rag-chat"])
         .args(["--workflow-app-name", "sdk-rag-workflow"])
+        .args(["--expected-answer", REPLY])
         .current_dir(repo())
         .env("PYTHONUNBUFFERED", "1")
         .output()

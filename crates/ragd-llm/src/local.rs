@@ -149,7 +149,9 @@ fn load(path: &Path, context_tokens: usize) -> Result<Loaded, LlmError> {
         .get("llama.context_length")
         .and_then(|v| v.to_u32().ok())
         .map_or(MAX_SEQ_LEN, |n| n as usize);
-    let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).map_err(bad_file)?;
+    let (content, mut weights_file) = requantize_for_cpu(content, &mut file).map_err(bad_file)?;
+    let weights =
+        ModelWeights::from_gguf(content, &mut weights_file, &Device::Cpu).map_err(bad_file)?;
     let context_tokens = context_tokens.min(model_context).min(MAX_SEQ_LEN);
     tracing::info!(
         path = %path.display(),
@@ -162,6 +164,35 @@ fn load(path: &Path, context_tokens: usize) -> Result<Loaded, LlmError> {
         tokenizer,
         context_tokens,
     })
+}
+
+/// Rewrites the Q4_1 matrices as Q8_0, in memory: candle has AVX2 kernels for Q8_0 (chosen at run time)
+/// but only portable scalar code for Q4_1, several times slower. Q8_0 holds every Q4_1 value to within
+/// 1/254 of its block's largest, so the answers barely change; the weights take ~170 MB instead of ~100.
+fn requantize_for_cpu(
+    content: gguf_file::Content,
+    file: &mut std::fs::File,
+) -> candle_core::Result<(gguf_file::Content, std::io::Cursor<Vec<u8>>)> {
+    use candle_core::quantized::{GgmlDType, QTensor};
+
+    let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(content.tensor_infos.len());
+    for name in content.tensor_infos.keys() {
+        let tensor = content.tensor(file, name, &Device::Cpu)?;
+        let tensor = if tensor.dtype() == GgmlDType::Q4_1 {
+            QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
+        } else {
+            tensor
+        };
+        tensors.push((name.clone(), tensor));
+    }
+    let metadata: Vec<(&str, &gguf_file::Value)> =
+        content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    gguf_file::write(&mut buffer, &metadata, &tensor_refs)?;
+    buffer.set_position(0);
+    let content = gguf_file::Content::read(&mut buffer)?;
+    Ok((content, buffer))
 }
 
 #[async_trait::async_trait]

@@ -89,6 +89,26 @@ pub fn record_retrieval(method: &'static str, total: std::time::Duration, t: &St
     }
 }
 
+/// Records one finished flow run: `ragd_workflow_runs_total{mode,status}`, its duration, and its LLM
+/// tokens and time to first token.
+pub fn record_run(record: &ragd_core::run::RunRecord) {
+    let mode = if record.mode == "workflow" {
+        "workflow"
+    } else {
+        "advanced-chat"
+    };
+    metrics::counter!("ragd_workflow_runs_total", "mode" => mode, "status" => record.status.as_str())
+        .increment(1);
+    metrics::histogram!("ragd_workflow_run_seconds", "mode" => mode).record(record.elapsed_time);
+    metrics::counter!("ragd_llm_tokens_total", "kind" => "prompt")
+        .increment(record.usage.prompt_tokens);
+    metrics::counter!("ragd_llm_tokens_total", "kind" => "completion")
+        .increment(record.usage.completion_tokens);
+    if let Some(ttft) = record.usage.time_to_first_token {
+        metrics::histogram!("ragd_llm_time_to_first_token_seconds").record(ttft);
+    }
+}
+
 /// An [`Embedder`] that records batch sizes and model time, wrapping the real one.
 pub struct MeteredEmbedder {
     inner: Arc<dyn Embedder>,

@@ -270,10 +270,17 @@ impl Ids {
         Value::Object(map)
     }
 
-    fn error_event(&self, message: &str) -> Value {
+    /// The `error` event: a failed run is Dify's 400 `invalid_param` "Run failed: …"; a run that could not
+    /// finish at all (a panic) is a 500.
+    fn error_event(&self, status: u16, message: &str) -> Value {
         let mut map = self.event("error");
-        map.insert("status".into(), json!(500));
-        map.insert("code".into(), json!("internal_server_error"));
+        map.insert("status".into(), json!(status));
+        let code = if status == 500 {
+            "internal_server_error"
+        } else {
+            "invalid_param"
+        };
+        map.insert("code".into(), json!(code));
         map.insert("message".into(), json!(message));
         Value::Object(map)
     }
@@ -375,12 +382,13 @@ fn drive(
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(error = %e, "a workflow run panicked");
-                let _ = out.send(ids.error_event("The run failed unexpectedly."));
+                let _ = out.send(ids.error_event(500, "The run failed unexpectedly."));
                 return;
             }
         };
         drop(guard);
         let record = finished_record.unwrap_or_else(|| outcome.record.clone());
+        crate::metrics::record_run(&record);
         state.apps.log(ragd_runlog::LogRecord::Run(record.clone()));
         let resources = match &ids.chat {
             Some(chat) => retriever_resources(&outcome.retriever_resources, &chat.message_id),
@@ -434,11 +442,7 @@ fn drive(
         }
         let _ = out.send(ids.workflow_event("workflow_finished", workflow_finished_data(&record)));
         if record.status == RunStatus::Failed {
-            let message = record
-                .error
-                .clone()
-                .unwrap_or_else(|| "The run failed.".into());
-            let _ = out.send(ids.error_event(&message));
+            let _ = out.send(ids.error_event(400, &run_failed_message(&record)));
         }
         let _ = done.send(Finished {
             record,
@@ -479,7 +483,7 @@ fn sse(state: &AppState, events: mpsc::UnboundedReceiver<Value>) -> Response {
     })),
     responses(
         (status = 200, description = "SSE stream or the blocking message", body = Object),
-        (status = 400, description = "`invalid_param` (missing `user`, inputs), `not_chat_app`", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_param` (missing `user`, inputs; blocking: \"Run failed: …\" when the flow fails), `not_chat_app`", body = crate::openapi::ErrorBody),
         (status = 404, description = "`not_found`: unknown conversation", body = crate::openapi::ErrorBody),
         crate::openapi::AppErrors,
     )
@@ -622,15 +626,17 @@ pub async fn chat_messages(
     .into_response())
 }
 
-fn run_failed(record: &RunRecord) -> ApiError {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "completion_request_error",
-        record
-            .error
-            .clone()
-            .unwrap_or_else(|| "The run failed.".to_owned()),
+/// Dify's message for a failed run.
+fn run_failed_message(record: &RunRecord) -> String {
+    format!(
+        "Run failed: {}",
+        record.error.as_deref().unwrap_or("the run failed")
     )
+}
+
+/// A failed blocking chat: Dify's 400 `invalid_param` "Run failed: …".
+fn run_failed(record: &RunRecord) -> ApiError {
+    ApiError::invalid_param(run_failed_message(record))
 }
 
 /// A new conversation's name: the start of its first message.

@@ -1,7 +1,5 @@
 //! Independent branches run concurrently; one runtime serves concurrent runs.
 
-use std::time::{Duration, Instant};
-
 use ragd_core::run::RunStatus;
 use ragd_llm::test_server::Behaviour;
 use serde_json::json;
@@ -35,20 +33,27 @@ workflow:
     - {source: llm2, target: e}
 "#;
 
+/// Limits short enough that an executor running the branches one after the other fails quickly (its
+/// first retrieval would wait at the barrier for a second one that never starts).
+fn short_limits() -> ragd_config::WorkflowConfig {
+    let mut limits = config();
+    limits.node_timeout_secs = 5;
+    limits
+}
+
 #[tokio::test]
 async fn independent_branches_run_at_the_same_time() {
-    // Each branch: a 500 ms retrieval, then a 500 ms LLM. Sequential would take ≥ 2 s.
+    // The two retrievals meet at a barrier of two: the run only gets past them if both are in flight at
+    // once. Sequential branches would time the first retrieval out.
     let harness = Harness::with(
-        Behaviour::echo().first_token_delay(Duration::from_millis(500)),
-        TestKnowledge::corpus().with_delay(Duration::from_millis(500)),
-        config(),
+        Behaviour::echo(),
+        TestKnowledge::corpus().with_barrier(2),
+        short_limits(),
     )
     .await;
     let mut run = input("run-parallel");
     run.inputs = inputs(json!({ "q": "ragd" }));
-    let started = Instant::now();
     let (outcome, _) = harness.run(&flow(PARALLEL), run).await;
-    let elapsed = started.elapsed();
     assert_eq!(
         outcome.record.status,
         RunStatus::Succeeded,
@@ -59,11 +64,6 @@ async fn independent_branches_run_at_the_same_time() {
         outcome.record.outputs,
         json!({ "a": "one ragd", "b": "two ragd" })
     );
-    assert!(elapsed >= Duration::from_millis(1000), "{elapsed:?}");
-    assert!(
-        elapsed < Duration::from_millis(1700),
-        "branches did not overlap: {elapsed:?}"
-    );
     // Both retrievals started before either finished.
     let kr1 = node(&outcome, "kr1");
     let kr2 = node(&outcome, "kr2");
@@ -73,25 +73,27 @@ async fn independent_branches_run_at_the_same_time() {
 
 #[tokio::test]
 async fn concurrent_runs_share_one_runtime() {
-    let harness = Harness::start(
-        Behaviour::reply("shared answer").first_token_delay(Duration::from_millis(500)),
+    // Four runs of the RAG chat flow: their retrievals meet at a barrier of four.
+    let harness = Harness::with(
+        Behaviour::reply("shared answer"),
+        TestKnowledge::corpus().with_barrier(4),
+        short_limits(),
     )
     .await;
     let flow = fixture("rag-chat.yml");
-    let started = Instant::now();
     let runs = (0..4).map(|i| {
         let mut run = input(&format!("run-{i}"));
         run.query = Some(format!("question {i} about ragd"));
         harness.run(&flow, run)
     });
     let outcomes = futures::future::join_all(runs).await;
-    assert!(
-        started.elapsed() < Duration::from_millis(1500),
-        "{:?}",
-        started.elapsed()
-    );
     for (i, (outcome, _)) in outcomes.iter().enumerate() {
-        assert_eq!(outcome.record.status, RunStatus::Succeeded);
+        assert_eq!(
+            outcome.record.status,
+            RunStatus::Succeeded,
+            "{:?}",
+            outcome.record.error
+        );
         assert_eq!(outcome.record.id, format!("run-{i}"));
         assert_eq!(outcome.answer, "shared answer");
     }

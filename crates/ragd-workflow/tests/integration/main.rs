@@ -52,6 +52,9 @@ pub struct TestKnowledge {
     chunks: Vec<(String, String)>,
     pub queries: Mutex<Vec<KnowledgeQuery>>,
     pub delay: Duration,
+    /// When set, every retrieval waits here until the barrier's count of retrievals are in flight at
+    /// once: a run succeeds only if they really run concurrently (no timing involved).
+    pub barrier: Option<Arc<tokio::sync::Barrier>>,
 }
 
 impl TestKnowledge {
@@ -81,7 +84,13 @@ impl TestKnowledge {
                 .collect(),
             queries: Mutex::new(Vec::new()),
             delay: Duration::ZERO,
+            barrier: None,
         }
+    }
+
+    pub fn with_barrier(mut self, retrievals: usize) -> TestKnowledge {
+        self.barrier = Some(Arc::new(tokio::sync::Barrier::new(retrievals)));
+        self
     }
 
     pub fn with_delay(mut self, delay: Duration) -> TestKnowledge {
@@ -101,6 +110,9 @@ fn words(text: &str) -> Vec<String> {
 impl Knowledge for TestKnowledge {
     async fn retrieve(&self, query: KnowledgeQuery) -> Result<Vec<KnowledgeHit>, String> {
         self.queries.lock().unwrap().push(query.clone());
+        if let Some(barrier) = &self.barrier {
+            barrier.wait().await;
+        }
         tokio::time::sleep(self.delay).await;
         if query.query.contains("explode") {
             return Err("the index is on fire".into());
