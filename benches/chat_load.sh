@@ -15,7 +15,9 @@
 #   --docs DIR            files to upload, one create-by-file per file            [LOAD_DOCS, fixtures/docs]
 #   --flow FILE           chatflow DSL; its dataset id 00000000-…-00000000da7a is replaced by the uploaded
 #                         dataset's                                   [CHAT_LOAD_FLOW, fixtures/flows/rag-chat.yml]
-#   --reply-tokens N      words in every LLM answer, each one SSE `message` event [CHAT_LOAD_REPLY_TOKENS, 32]
+#   --reply-tokens N      words in every LLM answer                               [CHAT_LOAD_REPLY_TOKENS, 32]
+#   --tokens-per-chunk N  words per streamed LLM chunk, i.e. per SSE `message` event
+#                         (the instant LLM waits one 1 ms timer tick between chunks) [CHAT_LOAD_TOKENS_PER_CHUNK, 1]
 #   --client-processes N  processes of the TTFB client (sse_ttfb.py)             [CHAT_LOAD_CLIENT_PROCESSES, 1]
 #   --bin PATH            the ragd binary                                         [RAGD_BIN, target/release/ragd]
 #   --llm-bin PATH        the instant LLM server  [INSTANT_LLM_BIN, target/release/examples/instant_llm]
@@ -31,6 +33,7 @@ CONCURRENCY="${CHAT_LOAD_CONCURRENCY:-1,64}"
 DOCS="${LOAD_DOCS:-fixtures/docs}"
 FLOW="${CHAT_LOAD_FLOW:-fixtures/flows/rag-chat.yml}"
 REPLY_TOKENS="${CHAT_LOAD_REPLY_TOKENS:-32}"
+TOKENS_PER_CHUNK="${CHAT_LOAD_TOKENS_PER_CHUNK:-1}"
 CLIENT_PROCESSES="${CHAT_LOAD_CLIENT_PROCESSES:-1}"
 RAGD_BIN="${RAGD_BIN:-target/release/ragd}"
 LLM_BIN="${INSTANT_LLM_BIN:-target/release/examples/instant_llm}"
@@ -46,13 +49,14 @@ while (($#)); do
     --docs) DOCS="$2"; shift 2 ;;
     --flow) FLOW="$2"; shift 2 ;;
     --reply-tokens) REPLY_TOKENS="$2"; shift 2 ;;
+    --tokens-per-chunk) TOKENS_PER_CHUNK="$2"; shift 2 ;;
     --client-processes) CLIENT_PROCESSES="$2"; shift 2 ;;
     --bin) RAGD_BIN="$2"; shift 2 ;;
     --llm-bin) LLM_BIN="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --out) OUT="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -67,6 +71,7 @@ for c in "${LEVELS[@]}"; do
   [[ "$c" =~ ^[1-9][0-9]*$ ]] || { echo "error: --concurrency takes numbers like 1,64 (got $CONCURRENCY)" >&2; exit 2; }
 done
 [[ "$REPLY_TOKENS" =~ ^[1-9][0-9]*$ ]] || { echo "error: --reply-tokens takes a number" >&2; exit 2; }
+[[ "$TOKENS_PER_CHUNK" =~ ^[1-9][0-9]*$ ]] || { echo "error: --tokens-per-chunk takes a number" >&2; exit 2; }
 [[ "$CLIENT_PROCESSES" =~ ^[1-9][0-9]*$ ]] || { echo "error: --client-processes takes a number" >&2; exit 2; }
 [[ -f "$FLOW" ]] || { echo "error: no flow file $FLOW" >&2; exit 1; }
 # The TTFB client takes seconds; oha's duration syntax (500ms, 10s, 1m, 1h) converted.
@@ -103,7 +108,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The answer: REPLY_TOKENS words of a fixed text, streamed one word per chunk.
+# The answer: REPLY_TOKENS words of a fixed text, streamed TOKENS_PER_CHUNK words per chunk.
 REPLY="$(python3 -c '
 import itertools, sys
 words = ("Honey bees survive the winter by forming a tight cluster inside the hive and shivering their flight "
@@ -111,8 +116,8 @@ words = ("Honey bees survive the winter by forming a tight cluster inside the hi
          "the bees on the cold outside of the cluster keep changing places with those in the warm middle.").split()
 print(" ".join(itertools.islice(itertools.cycle(words), int(sys.argv[1]))))' "$REPLY_TOKENS")"
 
-step "starting the instant LLM ($LLM_BIN, $REPLY_TOKENS tokens per answer)"
-"$LLM_BIN" --port 0 --reply "$REPLY" --tokens-per-chunk 1 >"$DATA/llm.stdout.log" 2>"$DATA/llm.stderr.log" &
+step "starting the instant LLM ($LLM_BIN, $REPLY_TOKENS tokens per answer, $TOKENS_PER_CHUNK per chunk)"
+"$LLM_BIN" --port 0 --reply "$REPLY" --tokens-per-chunk "$TOKENS_PER_CHUNK" >"$DATA/llm.stdout.log" 2>"$DATA/llm.stderr.log" &
 LLM_PID=$!
 LLM_BASE=""
 for ((i = 0; i < 300; i++)); do
@@ -166,7 +171,7 @@ retrieval = {
         "keyword_setting": {"keyword_weight": 0.3},
     },
 }
-names = ["warmup"] + [f"{kind}_c{c}" for c in levels for kind in ("retrieve", "stream", "block", "ttfb")]
+names = ["warmup"] + [f"{kind}_c{c}" for c in levels for kind in ("retrieve", "stream", "block", "ttfb", "ttfbq")]
 for k, name in enumerate(names):
     texts = queries(k, len(names))
     with open(f"{out}/bodies-{name}.jsonl", "w") as f:
@@ -183,17 +188,30 @@ PY
 # --- the runs --------------------------------------------------------------------------------------------
 CHAT="$RAGD_URL/v1/chat-messages"
 RETRIEVE="$RAGD_URL/v1/datasets/$DATASET/retrieve"
-oha_run() { ragd_oha "$OUT" "$@"; } # NAME CONCURRENCY DURATION URL [oha args…]
+# CPU time (clock ticks) of ragd and of the instant LLM, and the 1-min load average, around each scenario.
+TICKS="$(getconf CLK_TCK)"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+snap() { # NAME before|after
+  echo "$(cpu_ticks "$RAGD_PID") $(cpu_ticks "$LLM_PID") $(date +%s.%N) $(cut -d' ' -f1 /proc/loadavg)" >"$OUT/$1.cpu.$2"
+}
+oha_run() { # NAME CONCURRENCY DURATION URL [oha args…]
+  snap "$1" before
+  ragd_oha "$OUT" "$@"
+  snap "$1" after
+}
 post_args() { # BODIES_FILE KEY
   printf '%s\0' -m POST -H "Authorization: Bearer $2" -H "Content-Type: application/json" -Z "$1"
 }
-ttfb_run() { # NAME CONCURRENCY
+ttfb_run() { # NAME CONCURRENCY [sse_ttfb args…]
   local name="$1" conc="$2"
+  shift 2
+  snap "$name" before
   curl -s "$RAGD_URL/metrics" >"$OUT/$name.metrics.before"
   python3 benches/sse_ttfb.py --url "$CHAT" --key "$APP_KEY" --bodies "$OUT/bodies-$name.jsonl" \
     --concurrency "$conc" --duration "$DURATION_S" --processes "$CLIENT_PROCESSES" --label "$name" \
-    --json "$OUT/$name.json" >&2
+    --json "$OUT/$name.json" "$@" >&2
   curl -s "$RAGD_URL/metrics" >"$OUT/$name.metrics.after"
+  snap "$name" after
 }
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -211,12 +229,18 @@ for c in "${LEVELS[@]}"; do
   step "c=$c: chat, streaming (oha), $DURATION"
   mapfile -d '' args < <(post_args "$OUT/bodies-stream_c$c.jsonl" "$APP_KEY")
   oha_run "stream_c$c" "$c" "$DURATION" "$CHAT" "${args[@]}"
+  # Right after oha's streaming run, so the two clients' rates compare on the same machine load.
+  step "c=$c: chat, streaming, time to first byte (sse_ttfb.py), $DURATION"
+  ttfb_run "ttfb_c$c" "$c"
   step "c=$c: chat, blocking (oha), $DURATION"
   mapfile -d '' args < <(post_args "$OUT/bodies-block_c$c.jsonl" "$APP_KEY")
   oha_run "block_c$c" "$c" "$DURATION" "$CHAT" "${args[@]}"
-  step "c=$c: chat, streaming, time to first byte (sse_ttfb.py), $DURATION"
-  ttfb_run "ttfb_c$c" "$c"
-  scenarios+=("health_c$c" "retrieve_c$c" "stream_c$c" "block_c$c" "ttfb_c$c")
+  # Diagnostic: the same with the client acknowledging every segment at once (TCP_QUICKACK). ragd's
+  # listener does not set TCP_NODELAY, so Nagle holds a small SSE write until the previous one is ACKed, and
+  # a client's delayed ACK (up to 40 ms on Linux) then stalls the stream; this row shows how much.
+  step "c=$c: chat, streaming, time to first byte, client ACKing at once (diagnostic), $DURATION"
+  ttfb_run "ttfbq_c$c" "$c" --quickack
+  scenarios+=("health_c$c" "retrieve_c$c" "stream_c$c" "block_c$c" "ttfb_c$c" "ttfbq_c$c")
 done
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -231,10 +255,10 @@ done >"$OUT/runs.txt"
 # --- summary ---------------------------------------------------------------------------------------------
 step "summary"
 python3 - "$OUT" "$DURATION" "$RAGD_BIN" "$RAGD_UPLOADED" "$RAGD_SEGMENTS" "$REPLY_TOKENS" "$LOAD_BEFORE" \
-  "$LOAD_AFTER" "$(nproc)" "${scenarios[@]}" <<'PY' | tee "$OUT/summary.md"
+  "$LOAD_AFTER" "$(nproc)" "$TICKS" "$TOKENS_PER_CHUNK" "${scenarios[@]}" <<'PY' | tee "$OUT/summary.md"
 import json, re, sys
-out, duration, binary, docs, segments, reply_tokens, load_before, load_after, cores = sys.argv[1:10]
-scenarios = sys.argv[10:]
+out, duration, binary, docs, segments, reply_tokens, load_before, load_after, cores, ticks, per_chunk = sys.argv[1:12]
+scenarios = sys.argv[12:]
 LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$')
 
 def metrics(path):
@@ -255,6 +279,14 @@ def mean_ms(name, labels, before, after):
     n = after.get((name + "_count", labels), 0.0) - before.get((name + "_count", labels), 0.0)
     return (1000.0 * s / n) if n > 0 else None
 
+def cpu(name):
+    """ragd's and the instant LLM's CPU over the scenario (% of one core), and the 1-min load average after."""
+    b = [float(v) for v in open(f"{out}/{name}.cpu.before").read().split()]
+    a = [float(v) for v in open(f"{out}/{name}.cpu.after").read().split()]
+    wall = a[2] - b[2]
+    pct = lambda i: 100.0 * (a[i] - b[i]) / float(ticks) / wall if wall > 0 else 0.0
+    return pct(0), pct(1), a[3]
+
 def fmt(x, digits=1):
     return "–" if x is None else f"{x:.{digits}f}"
 
@@ -271,8 +303,9 @@ for name in scenarios:
     extra = dict(embed=mean_ms("ragd_embed_seconds", '{kind="query"}', before, after),
                  shed=delta("ragd_http_shed_total", before, after),
                  dropped=delta("ragd_runlog_dropped_total", before, after))
+    extra["ragd_cpu"], extra["llm_cpu"], extra["load"] = cpu(name)
     r = json.load(open(f"{out}/{name}.json"))
-    if kind == "ttfb":
+    if kind in ("ttfb", "ttfbq"):
         rate[name] = r["ok_per_s"]
         ttfb.append((conc, r, extra))
         continue
@@ -287,31 +320,35 @@ for name in scenarios:
     rows.append((KINDS[kind], conc, rate[name], ms(p.get("p50")), ms(p.get("p99")), bad, extra))
 
 print(f"ragd chat load test: {binary}, {docs} documents / {segments} segments, instant LLM answering "
-      f"{reply_tokens} tokens (one SSE `message` each), {duration} per scenario; load average "
+      f"{reply_tokens} tokens, {per_chunk} per chunk, {duration} per scenario; load average "
       f"{load_before} before, {load_after} after, {cores} cores\n")
-print("| scenario | conns | req/s | p50 ms | p99 ms | non-2xx / errors | shed | ÷ retrieve | embed ms (mean) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| scenario | conns | req/s | p50 ms | p99 ms | non-2xx / errors | shed | ÷ retrieve | embed ms (mean) "
+      "| ragd CPU % | LLM CPU % | load 1m |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for label, conc, r, p50, p99, bad, x in rows:
     ref = rate.get(f"retrieve_c{conc}")
     ratio = fmt(r / ref, 2) if ref and label.startswith("chat") else "–"
     print(f"| {label} | {conc} | {r:.1f} | {fmt(p50, 2)} | {fmt(p99, 2)} | {bad} | {x['shed']:.0f} | {ratio} | "
-          f"{fmt(x['embed'], 2)} |")
+          f"{fmt(x['embed'], 2)} | {x['ragd_cpu']:.0f} | {x['llm_cpu']:.0f} | {x['load']:.2f} |")
 
 print("\nstreaming chat, per request, measured from the request's write (benches/sse_ttfb.py):\n")
-print("| conns | msgs/s | headers p50 / p99 ms | first `data:` p50 / p99 ms | first `message` p50 / p99 ms "
-      "| full response p50 / p99 ms | non-200 / errors | client CPU (% of a core) |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| conns | client ACKs | msgs/s | headers p50 / p99 ms | first `data:` p50 / p99 ms "
+      "| first `message` p50 / p99 ms | full response p50 / p99 ms | non-200 / errors | client CPU % | ragd CPU % "
+      "| load 1m |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for conc, r, x in ttfb:
     q = r["latency_ms"]
     pair = lambda phase: f"{fmt(q[phase]['p50'], 2)} / {fmt(q[phase]['p99'], 2)}"
     bad = r["requests"] - r["ok"] + sum(v for k, v in r["errors"].items() if not k.startswith("bad answer"))
-    print(f"| {conc} | {r['ok_per_s']:.1f} | {pair('headers')} | {pair('first_data')} | {pair('first_message')} "
-          f"| {pair('total')} | {bad} | {r['client_cpu_pct']:.0f} ({r['processes']} proc) |")
+    acks = "at once (diagnostic)" if r.get("quickack") else "delayed (as clients do)"
+    print(f"| {conc} | {acks} | {r['ok_per_s']:.1f} | {pair('headers')} | {pair('first_data')} | {pair('first_message')} "
+          f"| {pair('total')} | {bad} | {r['client_cpu_pct']:.0f} ({r['processes']} proc) | {x['ragd_cpu']:.0f} "
+          f"| {x['load']:.2f} |")
 
 print()
 for conc, r, _ in ttfb:
     oha_rate = rate.get(f"stream_c{conc}")
-    if oha_rate:
+    if oha_rate and not r.get("quickack"):
         print(f"c={conc}: TTFB client {r['ok_per_s']:.1f} msgs/s vs oha {oha_rate:.1f} msgs/s streaming "
               f"({r['ok_per_s'] / oha_rate:.2f}); client CPU {r['client_cpu_pct']:.0f} % of one core over "
               f"{r['processes']} process(es)")

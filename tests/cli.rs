@@ -252,7 +252,7 @@ fn a_missing_model_says_how_to_fetch_it() {
     assert!(!ingest.status.success());
     assert!(stderr.contains("ragd models fetch"), "{stdout}{stderr}");
     assert!(!status.status.success());
-    assert_eq!(status_out.matches("missing").count(), 6, "{status_out}");
+    assert_eq!(status_out.matches("missing").count(), 7, "{status_out}");
 }
 
 #[test]

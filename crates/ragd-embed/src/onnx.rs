@@ -101,6 +101,13 @@ impl OnnxEmbedder {
             },
         )
         .with_pooling(Pooling::Mean);
+        // Tokenize inside the model lock without rayon. The tokenizer would otherwise split a batch over
+        // rayon's global pool while this call holds the model lock; when the pool's workers are the ones
+        // waiting for that lock (retrieval embeds a query inside `rayon::join`), nobody is left to run
+        // the tokenizer's jobs and both sides wait forever. This deadlock was seen in the indexer's
+        // tests (a retrieval and an indexing batch at once on 2 cores). Tokenizing a batch is a small
+        // share of an inference, so the serial tokenizer costs little.
+        tokenizers::utils::parallelism::set_parallelism(false);
         let mut init = InitOptionsUserDefined::new()
             .with_environment(environment)
             .with_max_length(options.max_length);

@@ -1,5 +1,8 @@
 //! Chat-completion providers for ragd: the [`ChatModel`] trait, an OpenAI-compatible streaming client and
 //! the embedded local model (SmolLM2-135M-Instruct, GGUF), picked per flow node by [`Providers`].
+//!
+//! The feature `test-server` adds [`test_server`], an in-process OpenAI-compatible server for the tests of
+//! any crate that calls an LLM and for load benchmarks (`examples/instant_llm.rs`).
 
 use std::time::Duration;
 
@@ -121,6 +124,12 @@ pub struct Completion {
 }
 
 /// A chat model that streams its answer.
+///
+/// Implementations:
+/// - [`OpenAiProvider`]: any OpenAI-compatible HTTP API (OpenAI, vLLM, Ollama, llama.cpp's server), for
+///   real answers; retries, timeouts and usage as the provider reports it.
+/// - [`LocalModel`]: the embedded SmolLM2-135M on the CPU, for a setup with no network and no key (the
+///   default provider): small and fast (tens of tokens/s on 2 cores), not smart.
 #[async_trait::async_trait]
 pub trait ChatModel: Send + Sync {
     /// Provider name, for logs and errors.

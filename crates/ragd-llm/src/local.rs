@@ -5,6 +5,7 @@
 //! - The GGUF is read once, on first use or by [`LocalModel::load_now`] (a failed load is not kept, so a
 //!   later `ragd models fetch` fixes it without a restart). The weights are shared: each generation clones
 //!   `ModelWeights`, which copies `Arc`s to the quantized tensors and gets its own KV cache.
+//! - The Q4_1 matrices are rewritten as Q8_0 at load ([`CPU_WEIGHTS_DTYPE`] says why), ~1 s.
 //! - A generation runs on a blocking thread (`spawn_blocking`), at most `max_concurrent` at once (a
 //!   semaphore; the others wait their turn, and a caller that goes away while waiting leaves the queue).
 //! - Deltas are the incremental decoding of the generated ids (a character split over two tokens is sent
@@ -166,9 +167,18 @@ fn load(path: &Path, context_tokens: usize) -> Result<Loaded, LlmError> {
     })
 }
 
-/// Rewrites the Q4_1 matrices as Q8_0, in memory: candle has AVX2 kernels for Q8_0 (chosen at run time)
-/// but only portable scalar code for Q4_1, several times slower. Q8_0 holds every Q4_1 value to within
-/// 1/254 of its block's largest, so the answers barely change; the weights take ~170 MB instead of ~100.
+/// What the Q4_1 matrices become at load. candle has AVX2 kernels for Q8_0 (chosen at run time) but only
+/// portable scalar code for Q4_1, 5-10× slower. Q8_0 holds every Q4_1 value to within 1/254 of its
+/// block's largest, so answers barely change; the weights take ~170 MB instead of ~100.
+///
+/// Measured with `examples/local_speed.rs` on 2 idle cores: Q8_0 generates ~70 tokens/s and reads a
+/// prompt at ~180 tokens/s (~110 for 1,200 tokens); `F32` (~500 MB, candle's gemm) generates ~28
+/// tokens/s but reads prompts at ~250 (~200 for 1,200 tokens) and degrades less when other processes
+/// compete for the cores (candle's quantized kernels split each matmul statically across its threads).
+const CPU_WEIGHTS_DTYPE: candle_core::quantized::GgmlDType =
+    candle_core::quantized::GgmlDType::Q8_0;
+
+/// Rewrites the Q4_1 matrices as [`CPU_WEIGHTS_DTYPE`], in memory.
 fn requantize_for_cpu(
     content: gguf_file::Content,
     file: &mut std::fs::File,
@@ -179,17 +189,23 @@ fn requantize_for_cpu(
     for name in content.tensor_infos.keys() {
         let tensor = content.tensor(file, name, &Device::Cpu)?;
         let tensor = if tensor.dtype() == GgmlDType::Q4_1 {
-            QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
+            QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, CPU_WEIGHTS_DTYPE)?
         } else {
             tensor
         };
         tensors.push((name.clone(), tensor));
     }
-    let metadata: Vec<(&str, &gguf_file::Value)> =
-        content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let metadata: Vec<(&str, &gguf_file::Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
     let mut buffer = std::io::Cursor::new(Vec::new());
     gguf_file::write(&mut buffer, &metadata, &tensor_refs)?;
+    // The tensors are in the buffer now: free them before the model is built from it.
+    drop(tensor_refs);
+    drop(tensors);
     buffer.set_position(0);
     let content = gguf_file::Content::read(&mut buffer)?;
     Ok((content, buffer))
@@ -208,6 +224,9 @@ impl ChatModel for LocalModel {
     ) -> Result<Completion, LlmError> {
         if request.messages.is_empty() {
             return Err(LlmError::Invalid("the chat request has no messages".into()));
+        }
+        if deltas.is_closed() {
+            return Err(LlmError::Cancelled);
         }
         let started = Instant::now();
         let loaded = self.loaded().await?;

@@ -280,6 +280,9 @@ impl ChatModel for OpenAiProvider {
         if request.messages.is_empty() {
             return Err(LlmError::Invalid("the chat request has no messages".into()));
         }
+        if deltas.is_closed() {
+            return Err(LlmError::Cancelled);
+        }
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.completion_timeout;
         let model = if self.model.is_empty() {

@@ -21,7 +21,7 @@ fn model_dir() -> PathBuf {
     dir
 }
 
-fn local(max_tokens: usize) -> LocalModel {
+pub fn local(max_tokens: usize) -> LocalModel {
     let config = LocalLlmConfig {
         max_tokens,
         ..LocalLlmConfig::default()

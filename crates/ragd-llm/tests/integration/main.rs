@@ -1,6 +1,7 @@
 //! Integration tests of ragd-llm: the OpenAI-compatible client against the in-process test server (real
 //! HTTP on 127.0.0.1), provider resolution, and the embedded SmolLM2 with the real GGUF when fetched.
 
+mod conformance;
 mod local;
 mod openai;
 mod providers;
