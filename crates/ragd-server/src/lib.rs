@@ -209,10 +209,10 @@ impl Server {
         })
         .await;
         let _ = hit_writer.await;
-        if let Some(writer) = &state.apps.runlog {
-            if let Err(e) = writer.shutdown().await {
-                tracing::warn!(error = %e, "the run log did not drain at shutdown");
-            }
+        if let Some(writer) = &state.apps.runlog
+            && let Err(e) = writer.shutdown().await
+        {
+            tracing::warn!(error = %e, "the run log did not drain at shutdown");
         }
         if drained.is_err() {
             tracing::warn!(

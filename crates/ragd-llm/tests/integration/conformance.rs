@@ -60,5 +60,5 @@ async fn openai_provider_meets_the_contract() {
 
 #[tokio::test]
 async fn local_model_meets_the_contract() {
-    check_contract(Arc::new(crate::local::local(8))).await;
+    check_contract(crate::local::shared_local()).await;
 }

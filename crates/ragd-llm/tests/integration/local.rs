@@ -2,6 +2,7 @@
 //! test command runs that first). Generations are kept short: a few tokens each.
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use ragd_config::{Config, LocalLlmConfig};
 use ragd_llm::{ChatMessage, ChatModel, ChatRequest, LOCAL_MODEL_FILE, LlmError, LocalModel, Role};
@@ -21,19 +22,25 @@ fn model_dir() -> PathBuf {
     dir
 }
 
-pub fn local(max_tokens: usize) -> LocalModel {
-    let config = LocalLlmConfig {
-        max_tokens,
-        ..LocalLlmConfig::default()
-    };
-    LocalModel::new(model_dir(), &config)
+/// One model for the tests that use the default settings, loaded once (the test runtimes come and go;
+/// the model's lazy load and its semaphore do not depend on one).
+pub fn shared_local() -> Arc<LocalModel> {
+    static MODEL: OnceLock<Arc<LocalModel>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| Arc::new(LocalModel::new(model_dir(), &LocalLlmConfig::default())))
+        .clone()
+}
+
+fn ask_briefly(question: &str, max_tokens: usize) -> ChatRequest {
+    let mut request = ask(question);
+    request.params.max_tokens = Some(max_tokens);
+    request
 }
 
 #[tokio::test]
 async fn the_tokenizer_round_trips_text() {
-    let model = local(16);
+    let model = shared_local();
     assert!(model.files_present());
-    assert!(!model.is_loaded());
     model.load_now().await.unwrap();
     assert!(model.is_loaded());
 
@@ -62,11 +69,11 @@ async fn the_tokenizer_round_trips_text() {
 
 #[tokio::test]
 async fn a_short_generation_streams_its_text() {
-    let model = local(16);
+    let model = shared_local();
     let (tx, mut rx) = mpsc::unbounded_channel();
 
     let completion = model
-        .chat(ask("What is the capital of France?"), tx)
+        .chat(ask_briefly("What is the capital of France?", 16), tx)
         .await
         .unwrap();
 
@@ -97,11 +104,17 @@ async fn a_short_generation_streams_its_text() {
 
 #[tokio::test]
 async fn greedy_decoding_is_repeatable_and_stop_strings_cut_it() {
-    let model = local(12);
+    let model = shared_local();
     let (tx, _rx) = mpsc::unbounded_channel();
-    let first = model.chat(ask("Name three colors."), tx).await.unwrap();
+    let first = model
+        .chat(ask_briefly("Name three colors.", 12), tx)
+        .await
+        .unwrap();
     let (tx, _rx) = mpsc::unbounded_channel();
-    let second = model.chat(ask("Name three colors."), tx).await.unwrap();
+    let second = model
+        .chat(ask_briefly("Name three colors.", 12), tx)
+        .await
+        .unwrap();
     assert_eq!(first.text, second.text);
     assert_eq!(first.usage, second.usage);
 
@@ -110,7 +123,7 @@ async fn greedy_decoding_is_repeatable_and_stop_strings_cut_it() {
     assert!(chars.len() >= 6, "{:?}", first.text);
     let stop: String = chars[chars.len() / 2..chars.len() / 2 + 2].iter().collect();
     let expected = &first.text[..first.text.find(&stop).unwrap()];
-    let mut request = ask("Name three colors.");
+    let mut request = ask_briefly("Name three colors.", 12);
     request.params.stop = vec![stop.clone()];
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cut = model.chat(request, tx).await.unwrap();
@@ -146,12 +159,12 @@ async fn a_long_prompt_keeps_its_end_within_the_context() {
 
 #[tokio::test]
 async fn dropping_the_receiver_cancels_the_generation() {
-    let model = local(200);
+    let model = shared_local();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started = std::time::Instant::now();
     let chat = async {
         model
-            .chat(ask("Write a long story about a dragon."), tx)
+            .chat(ask_briefly("Write a long story about a dragon.", 200), tx)
             .await
     };
     let receive = async move {
