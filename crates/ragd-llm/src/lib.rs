@@ -17,7 +17,7 @@ pub mod test_server;
 mod token_count;
 
 pub use local::{LOCAL_MODEL_FILE, LOCAL_PROVIDER, LocalModel};
-pub use openai::OpenAiProvider;
+pub use openai::{OpenAiProvider, tls_config};
 pub use providers::Providers;
 
 use serde::{Deserialize, Serialize};

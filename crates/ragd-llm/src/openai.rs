@@ -533,8 +533,9 @@ struct WireUsage {
 }
 
 /// The rustls configuration: ring for crypto (no aws-lc, no OpenSSL), the platform's root certificates,
-/// or the Mozilla roots compiled in when the platform has none (a bare container).
-fn tls_config() -> rustls::ClientConfig {
+/// or the Mozilla roots compiled in when the platform has none (a bare container). Also used by the
+/// workflow runtime's http-request nodes.
+pub fn tls_config() -> rustls::ClientConfig {
     use rustls_platform_verifier::BuilderVerifierExt;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());

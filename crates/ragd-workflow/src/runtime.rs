@@ -74,7 +74,8 @@ impl Runtime {
         llms: Arc<Providers>,
         config: WorkflowConfig,
     ) -> Runtime {
-        let tls = tls_config();
+        // The same TLS setup as the LLM providers (ring, platform roots or bundled Mozilla roots).
+        let tls = ragd_llm::tls_config();
         Runtime {
             services: Arc::new(Services {
                 knowledge,
@@ -97,30 +98,6 @@ impl Runtime {
         Execution::new(flow, self.services.clone(), input, events)
             .run(cancel)
             .await
-    }
-}
-
-/// TLS for http-request nodes, with an explicit crypto provider (reqwest is built without one).
-fn tls_config() -> rustls::ClientConfig {
-    use rustls_platform_verifier::BuilderVerifierExt;
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = || {
-        rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-    };
-    match builder().with_platform_verifier() {
-        Ok(config) => config.with_no_client_auth(),
-        Err(error) => {
-            tracing::debug!(%error, "no platform root certificates, using the bundled Mozilla roots");
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            builder()
-                .with_root_certificates(roots)
-                .with_no_client_auth()
-        }
     }
 }
 

@@ -452,6 +452,38 @@ fn drive(
     });
 }
 
+/// A run started by [`start`]: its SSE response, or the end to wait for.
+enum Started {
+    Streaming(Response),
+    Blocking(oneshot::Receiver<Finished>),
+}
+
+/// Starts the run's task; streaming answers get the SSE response at once.
+fn start(
+    state: &AppState,
+    flow: Arc<Flow>,
+    input: RunInput,
+    ids: Ids,
+    turn: Option<ChatTurn>,
+    stream: bool,
+) -> Started {
+    let (out, events) = mpsc::unbounded_channel();
+    let (done_tx, done) = oneshot::channel();
+    drive(state, flow, input, ids, turn, out, done_tx);
+    if stream {
+        Started::Streaming(sse(state, events))
+    } else {
+        // Blocking: the events are not wanted, only the end.
+        drop(events);
+        Started::Blocking(done)
+    }
+}
+
+async fn wait(done: oneshot::Receiver<Finished>) -> ApiResult<Finished> {
+    done.await
+        .map_err(|_| ApiError::internal("the run ended without an answer"))
+}
+
 /// The SSE answer: every event as `data: {json}`, a `ping` event every `ping_secs` while quiet.
 fn sse(state: &AppState, events: mpsc::UnboundedReceiver<Value>) -> Response {
     let stream = futures::stream::unfold(events, |mut events| async move {
@@ -596,16 +628,10 @@ pub async fn chat_messages(
         inputs: Value::Object(inputs),
         parent_message_id: parent,
     };
-    let (out, events) = mpsc::unbounded_channel();
-    let (done_tx, done) = oneshot::channel();
-    drive(&state, flow, input, ids.clone(), Some(turn), out, done_tx);
-    if stream {
-        return Ok(sse(&state, events));
-    }
-    drop(events);
-    let finished = done
-        .await
-        .map_err(|_| ApiError::internal("the run ended without an answer"))?;
+    let finished = match start(&state, flow, input, ids.clone(), Some(turn), stream) {
+        Started::Streaming(response) => return Ok(response),
+        Started::Blocking(done) => wait(done).await?,
+    };
     if finished.record.status == RunStatus::Failed {
         return Err(run_failed(&finished.record));
     }
@@ -696,16 +722,10 @@ pub async fn run_workflow(
         files: body.files.unwrap_or_default(),
         ..RunInput::default()
     };
-    let (out, events) = mpsc::unbounded_channel();
-    let (done_tx, done) = oneshot::channel();
-    drive(&state, flow, input, ids.clone(), None, out, done_tx);
-    if stream {
-        return Ok(sse(&state, events));
-    }
-    drop(events);
-    let finished = done
-        .await
-        .map_err(|_| ApiError::internal("the run ended without an answer"))?;
+    let finished = match start(&state, flow, input, ids.clone(), None, stream) {
+        Started::Streaming(response) => return Ok(response),
+        Started::Blocking(done) => wait(done).await?,
+    };
     Ok(axum::Json(json!({
         "task_id": ids.task_id,
         "workflow_run_id": ids.run_id,

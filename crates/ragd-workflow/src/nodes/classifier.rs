@@ -3,7 +3,6 @@
 //! object with `category_id` / `category_name`, else a class name (or id) in the text, else the first
 //! class, as Dify falls back.
 
-use ragd_llm::{ChatMessage, Role};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -164,25 +163,15 @@ pub(crate) async fn run(
     context: &NodeContext,
     config: &ClassifierNode,
 ) -> Result<NodeSuccess, NodeFailure> {
-    let query = context
-        .pool
-        .get(&config.query)
-        .map(value_text)
-        .unwrap_or_default();
-    let instruction = config.instruction.render(&context.pool);
-    let histories = match &config.memory {
-        Some(memory) => memory.history_text(
-            memory.turns(&context.input.memory, context.services.config.memory_window),
-        ),
-        None => String::new(),
-    };
-    let messages = vec![
-        ChatMessage::new(
-            Role::System,
-            system_prompt(config, &instruction, &histories),
-        ),
-        ChatMessage::new(Role::User, query.clone()),
-    ];
+    let llm::QueryPrompt {
+        query, messages, ..
+    } = llm::query_prompt(
+        context,
+        &config.query,
+        &config.instruction,
+        config.memory.as_ref(),
+        |instruction, histories| system_prompt(config, instruction, histories),
+    );
     let inputs = json!({ "query": query });
     let mut process_data = json!({
         "model_mode": "chat",

@@ -2,7 +2,6 @@
 //! JSON object of the answer and coerces each parameter to its type. Outputs every parameter (a typed
 //! empty value when missing) plus `__is_success` (1/0) and `__reason` (why not, else null).
 
-use ragd_llm::{ChatMessage, Role};
 use serde::Deserialize;
 use serde_json::{Map, Number, Value, json};
 
@@ -300,25 +299,17 @@ pub(crate) async fn run(
     context: &NodeContext,
     config: &ExtractorNode,
 ) -> Result<NodeSuccess, NodeFailure> {
-    let query = context
-        .pool
-        .get(&config.query)
-        .map(value_text)
-        .unwrap_or_default();
-    let instruction = config.instruction.render(&context.pool);
-    let histories = match &config.memory {
-        Some(memory) => memory.history_text(
-            memory.turns(&context.input.memory, context.services.config.memory_window),
-        ),
-        None => String::new(),
-    };
-    let messages = vec![
-        ChatMessage::new(
-            Role::System,
-            system_prompt(config, &instruction, &histories),
-        ),
-        ChatMessage::new(Role::User, query.clone()),
-    ];
+    let llm::QueryPrompt {
+        query,
+        instruction,
+        messages,
+    } = llm::query_prompt(
+        context,
+        &config.query,
+        &config.instruction,
+        config.memory.as_ref(),
+        |instruction, histories| system_prompt(config, instruction, histories),
+    );
     let inputs = json!({
         "query": query,
         "parameters": config.schema(),

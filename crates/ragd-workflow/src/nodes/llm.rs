@@ -482,6 +482,43 @@ fn render_jinja(
 }
 
 /// Dify's saved prompt shape: `[{role, text, files}]`.
+/// The prompt of the nodes that have the LLM read a query (question-classifier, parameter-extractor).
+pub(crate) struct QueryPrompt {
+    /// The query's text.
+    pub query: String,
+    /// The rendered instruction.
+    pub instruction: String,
+    /// A system message (built by the node from the instruction and the memory's history), then the query.
+    pub messages: Vec<ChatMessage>,
+}
+
+/// Builds a [`QueryPrompt`]: `system(instruction, histories)` makes the node's system message.
+pub(crate) fn query_prompt(
+    context: &NodeContext,
+    query: &Selector,
+    instruction: &Template,
+    memory: Option<&MemoryConfig>,
+    system: impl FnOnce(&str, &str) -> String,
+) -> QueryPrompt {
+    let query = context.pool.get(query).map(value_text).unwrap_or_default();
+    let instruction = instruction.render(&context.pool);
+    let histories = match memory {
+        Some(memory) => memory.history_text(
+            memory.turns(&context.input.memory, context.services.config.memory_window),
+        ),
+        None => String::new(),
+    };
+    let messages = vec![
+        ChatMessage::new(Role::System, system(&instruction, &histories)),
+        ChatMessage::new(Role::User, query.clone()),
+    ];
+    QueryPrompt {
+        query,
+        instruction,
+        messages,
+    }
+}
+
 pub(crate) fn prompts_for_saving(messages: &[ChatMessage]) -> Value {
     Value::Array(
         messages
