@@ -258,6 +258,10 @@ impl OpenAiTestServer {
             .with_state(state.clone());
         let mut shutdown = stopped;
         let task = tokio::spawn(async move {
+            // TCP_NODELAY, as real servers set it: small SSE chunks must not wait for delayed ACKs.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = shutdown.wait_for(|stopped| *stopped).await;
             });

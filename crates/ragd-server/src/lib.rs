@@ -33,6 +33,7 @@ use ragd_indexer::{Indexer, IndexerOptions};
 use ragd_ingest::ParseOptions;
 use ragd_retrieve::{IndexRegistry, Retriever};
 use ragd_store::MetadataStore;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -179,8 +180,16 @@ impl Server {
         state.set_ready();
         let grace = Duration::from_secs(config.shutdown_grace_secs);
         let (signal_drain, drain) = watch::channel(false);
+        // TCP_NODELAY: SSE events are small writes; with Nagle's algorithm each would wait for the
+        // client's delayed ACK (about 40 ms) before the next one leaves (measured: the first event of a
+        // chat stream at 43 ms instead of 1 ms at concurrency 1).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+            }
+        });
         let serve = axum::serve(
-            self.listener,
+            listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
