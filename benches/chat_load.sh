@@ -17,7 +17,7 @@
 #                         dataset's                                   [CHAT_LOAD_FLOW, fixtures/flows/rag-chat.yml]
 #   --reply-tokens N      words in every LLM answer                               [CHAT_LOAD_REPLY_TOKENS, 32]
 #   --tokens-per-chunk N  words per streamed LLM chunk, i.e. per SSE `message` event
-#                         (the instant LLM waits one 1 ms timer tick between chunks) [CHAT_LOAD_TOKENS_PER_CHUNK, 1]
+#                         (the instant LLM sends them back to back)      [CHAT_LOAD_TOKENS_PER_CHUNK, 1]
 #   --client-processes N  processes of the TTFB client (sse_ttfb.py)             [CHAT_LOAD_CLIENT_PROCESSES, 1]
 #   --bin PATH            the ragd binary                                         [RAGD_BIN, target/release/ragd]
 #   --llm-bin PATH        the instant LLM server  [INSTANT_LLM_BIN, target/release/examples/instant_llm]

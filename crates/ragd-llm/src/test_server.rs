@@ -647,6 +647,14 @@ pub fn split_tokens(text: &str) -> Vec<String> {
     tokens
 }
 
+/// Waits `delay`; no wait at all for zero (tokio's timer would still take a 1 ms tick per chunk, which
+/// made the "instant" server pace a 32-token answer over 33 ms).
+async fn pause(delay: Duration) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,13 +681,5 @@ mod tests {
         assert_eq!(messages[1], ChatMessage::new(Role::User, "hi there"));
         assert_eq!(last_user_message(&messages), Some("hi there"));
         assert_eq!(parse_messages(&json!({"messages": "no"})), None);
-    }
-}
-
-/// Waits `delay`; no wait at all for zero (tokio's timer would still take a 1 ms tick per chunk, which
-/// made the "instant" server pace a 32-token answer over 33 ms).
-async fn pause(delay: Duration) {
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
     }
 }
