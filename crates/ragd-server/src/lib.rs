@@ -26,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use ragd_config::ServerConfig;
 use ragd_core::TokenCounter;
 use ragd_embed::Embedder;
@@ -33,7 +34,6 @@ use ragd_indexer::{Indexer, IndexerOptions};
 use ragd_ingest::ParseOptions;
 use ragd_retrieve::{IndexRegistry, Retriever};
 use ragd_store::MetadataStore;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
