@@ -87,7 +87,7 @@ ragd is serving the demo dataset on http://$bind (Ctrl-C stops it). The key abov
   Health, metrics:  http://$bind/ready  http://$bind/metrics
   More keys:        $ragd keys create --name NAME [--dataset NAME]
   Import via API:   $ragd import --server http://$bind --api-key KEY PATH... --dataset NAME --create
-  Chat app key:     $app_key   (POST /v1/chat-messages; in the terminal: $ragd chat "demo chat")
+  Chat app key:     $app_key   (POST /v1/chat-messages; with the server stopped: $ragd chat "demo chat")
   Run logs:         $ragd runs   ($ragd runs show RUN_ID)
 MSG
 wait $server
