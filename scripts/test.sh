@@ -10,7 +10,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-step "building ragd and fetching the embedding model"
+step "building ragd and fetching the models (embedding, local chat)"
 cargo build --locked
 target/debug/ragd models fetch
 step "cargo test"
