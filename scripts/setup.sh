@@ -59,7 +59,8 @@ import json, sys
 body = json.load(sys.stdin)
 for r in body["records"]:
     s = r["segment"]
-    print(f"  {r[\"score\"]:.3f}  {s[\"document\"][\"name\"]}: {s[\"content\"][:90]!r}")
+    score, name, content = r["score"], s["document"]["name"], s["content"][:90]
+    print(f"  {score:.3f}  {name}: {content!r}")
 '
 chat="curl -sN http://$bind/v1/chat-messages \\
   -H 'Authorization: Bearer $app_key' -H 'Content-Type: application/json' \\
@@ -76,7 +77,9 @@ for line in sys.stdin:
         print(event["answer"], end="", flush=True)
     elif event["event"] == "message_end":
         u = event["metadata"]["usage"]
-        print(f"\n  [{u[\"completion_tokens\"]} tokens, {len(event[\"metadata\"][\"retriever_resources\"])} sources, first token after {u.get(\"time_to_first_token\") or 0:.2f} s]")
+        tokens, sources = u["completion_tokens"], len(event["metadata"]["retriever_resources"])
+        ttft = u.get("time_to_first_token") or 0
+        print(f"\n  [{tokens} tokens, {sources} sources, first token after {ttft:.2f} s]")
     elif event["event"] == "error":
         print("\n  error:", event["message"])
 '
