@@ -13,7 +13,6 @@ use ragd_llm::test_server::{Behaviour, OpenAiTestServer};
 use serde_json::{Value, json};
 use support::{Auth, Req, TestServer, assert_error, fixture_text};
 
-const PLACEHOLDER_DATASET: &str = "00000000-0000-0000-0000-00000000da7a";
 const REPLY: &str =
     "Honey bees cluster together and shiver their flight muscles to keep the hive warm.";
 
@@ -47,10 +46,6 @@ fn bee_dataset(server: &TestServer) -> String {
         server.create_text_document(&dataset, "guide.txt", &fixture_text("docs/guide.txt"));
     server.wait_completed(&dataset, &batch);
     dataset
-}
-
-fn flow(name: &str, dataset: &str) -> String {
-    fixture_text(&format!("flows/{name}")).replace(PLACEHOLDER_DATASET, dataset)
 }
 
 /// `POST /v1/apps` with the admin (dataset) key; the app's key.
@@ -139,7 +134,7 @@ fn chat_streams_tokens_with_retrieval_memory_and_history() {
     let (_rt, llm) = llm_server(Behaviour::reply(REPLY).tokens_per_chunk(2));
     let server = start(&llm, &[]);
     let dataset = bee_dataset(&server);
-    let key = create_app(&server, &flow("rag-chat.yml", &dataset));
+    let key = create_app(&server, &support::flow_text("rag-chat.yml", &dataset));
 
     // Streaming: the whole chatflow event sequence, tokens as `message` deltas.
     let first = "How do honey bees keep warm in winter?";
@@ -392,8 +387,8 @@ fn bad_requests_get_dify_errors_and_change_nothing() {
     let (_rt, llm) = llm_server(Behaviour::reply(REPLY));
     let server = start(&llm, &[]);
     let dataset = bee_dataset(&server);
-    let chat_key = create_app(&server, &flow("rag-chat.yml", &dataset));
-    let workflow_key = create_app(&server, &flow("rag-workflow.yml", &dataset));
+    let chat_key = create_app(&server, &support::flow_text("rag-chat.yml", &dataset));
+    let workflow_key = create_app(&server, &support::flow_text("rag-workflow.yml", &dataset));
     let chat =
         |body: Value| server.send(&app_req("POST", "/v1/chat-messages", &chat_key).json(&body));
 
@@ -494,7 +489,8 @@ fn bad_requests_get_dify_errors_and_change_nothing() {
         refused += 1;
     }
     assert!(refused >= 6, "the invalid fixtures: {refused}");
-    let unknown_dataset = flow("rag-chat.yml", "11111111-2222-4333-8444-555555555555");
+    let unknown_dataset =
+        support::flow_text("rag-chat.yml", "11111111-2222-4333-8444-555555555555");
     let (status, body) = server.post_json("/v1/apps", &json!({ "yaml": unknown_dataset }));
     assert_eq!(status, 400, "{body}");
     assert!(
@@ -519,8 +515,8 @@ fn llm_failures_end_the_stream_with_an_error_and_a_failed_run() {
     );
     let server = start(&llm, &[("RAGD__WORKFLOW__NODE_TIMEOUT_SECS", "2")]);
     let dataset = bee_dataset(&server);
-    let chat_key = create_app(&server, &flow("rag-chat.yml", &dataset));
-    let workflow_key = create_app(&server, &flow("rag-workflow.yml", &dataset));
+    let chat_key = create_app(&server, &support::flow_text("rag-chat.yml", &dataset));
+    let workflow_key = create_app(&server, &support::flow_text("rag-workflow.yml", &dataset));
     let ask = |key: &str| {
         server.send(&app_req("POST", "/v1/chat-messages", key).json(&json!({
             "query": "How do bees keep warm?", "inputs": {}, "user": "u", "response_mode": "streaming"
@@ -631,7 +627,7 @@ fn workflows_run_blocking_and_streaming_and_stop_cancels() {
     let (_rt, llm) = llm_server(Behaviour::reply(REPLY).tokens_per_chunk(1));
     let server = start(&llm, &[("RAGD__SERVER__SSE_PING_SECS", "1")]);
     let dataset = bee_dataset(&server);
-    let key = create_app(&server, &flow("rag-workflow.yml", &dataset));
+    let key = create_app(&server, &support::flow_text("rag-workflow.yml", &dataset));
     let run = |mode: &str| {
         server.send(&app_req("POST", "/v1/workflows/run", &key).json(&json!({
             "inputs": {"question": "How do bees keep warm in winter?"}, "user": "u",
@@ -730,10 +726,8 @@ fn cli_runs_flows_chats_and_lists_runs() {
     let server = start(&llm, &[]);
     let dataset = bee_dataset(&server);
     let dir = tempfile::tempdir().unwrap();
-    let workflow = dir.path().join("rag-workflow.yml");
-    std::fs::write(&workflow, flow("rag-workflow.yml", &dataset)).unwrap();
-    let chat_flow = dir.path().join("rag-chat.yml");
-    std::fs::write(&chat_flow, flow("rag-chat.yml", &dataset)).unwrap();
+    let workflow = support::flow_with_dataset("rag-workflow.yml", &dataset, dir.path());
+    let chat_flow = support::flow_with_dataset("rag-chat.yml", &dataset, dir.path());
     // The CLI opens the data dir itself (its indexes take one writer at a time): stop the server first.
     let stopped = server.stop(Duration::from_secs(30));
     let ragd = |args: &[&str]| {

@@ -14,7 +14,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -22,9 +22,6 @@ use ragd_llm::Role;
 use ragd_llm::test_server::{Behaviour, OpenAiTestServer, RecordedRequest};
 use serde_json::{Value, json};
 use support::{TestServer, fixture, repo};
-
-/// The knowledge nodes of the flow fixtures name this dataset; the test substitutes the real one.
-const PLACEHOLDER_DATASET: &str = "00000000-0000-0000-0000-00000000da7a";
 
 /// What the test LLM answers, word by word. Distinctive, so that it can be found in later prompts.
 const REPLY: &str = "Plan on roughly twenty to thirty kilograms of capped honey per colony, heft the hive \
@@ -46,48 +43,6 @@ const CONTEXT_WORKFLOW: &str = "tilt the hive slightly forward";
 
 /// Documents of the knowledge base.
 const DOCS: &[&str] = &["guide.txt", "notes.md", "faq.json"];
-
-/// Runs `scripts/sdk_venv.sh` and returns the venv's python.
-fn sdk_python() -> PathBuf {
-    let output = Command::new("bash")
-        .arg(repo().join("scripts/sdk_venv.sh"))
-        .current_dir(repo())
-        .output()
-        .expect("bash runs scripts/sdk_venv.sh");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "scripts/sdk_venv.sh failed ({}):\n{stdout}{stderr}",
-        output.status
-    );
-    let python = stdout
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("scripts/sdk_venv.sh printed no python path:\n{stderr}"));
-    let python = repo().join(python.trim());
-    assert!(
-        python.exists(),
-        "{} does not exist:\n{stderr}",
-        python.display()
-    );
-    python
-}
-
-/// `fixtures/flows/NAME` with the placeholder dataset id replaced by `dataset`, written into `dir`.
-fn flow_with_dataset(name: &str, dataset: &str, dir: &Path) -> PathBuf {
-    let source = repo().join("fixtures/flows").join(name);
-    let text = std::fs::read_to_string(&source)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", source.display()));
-    assert!(
-        text.contains(PLACEHOLDER_DATASET),
-        "{} does not name the placeholder dataset {PLACEHOLDER_DATASET}",
-        source.display()
-    );
-    let path = dir.join(name);
-    std::fs::write(&path, text.replace(PLACEHOLDER_DATASET, dataset)).unwrap();
-    path
-}
 
 /// `ragd apps create FLOW --name NAME --json` on the data dir: `{"id", "name", "mode", "api_key"}`.
 fn create_app(data_dir: &Path, flow: &Path, name: &str, mode: &str) -> Value {
@@ -156,7 +111,7 @@ fn mentions(request: &RecordedRequest, text: &str) -> bool {
 
 #[test]
 fn dify_client_python_drives_the_app_api_without_patches() {
-    let python = sdk_python();
+    let python = support::sdk_python();
 
     // The LLM: the test server in a runtime of its own, answering word by word, slowly enough to stop.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -192,8 +147,8 @@ fn dify_client_python_drives_the_app_api_without_patches() {
 
     // The two apps, from the flow fixtures with the real dataset id.
     let flows = tempfile::tempdir().unwrap();
-    let chat_flow = flow_with_dataset("rag-chat.yml", &dataset, flows.path());
-    let workflow_flow = flow_with_dataset("rag-workflow.yml", &dataset, flows.path());
+    let chat_flow = support::flow_with_dataset("rag-chat.yml", &dataset, flows.path());
+    let workflow_flow = support::flow_with_dataset("rag-workflow.yml", &dataset, flows.path());
     let chat_app = create_app(
         &server.data_dir,
         &chat_flow,

@@ -7,6 +7,8 @@
 //! first time, network access to PyPI); `scripts/sdk_conformance.py` does the calls and assertions and
 //! prints one line per step.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,42 +17,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `ragd` with its data dir in `data`.
 fn ragd(data: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ragd"));
-    command.current_dir(repo()).env("RAGD__DATA_DIR", data);
     command
-}
-
-/// Runs `scripts/sdk_venv.sh` and returns the venv's python.
-fn sdk_python() -> PathBuf {
-    let output = Command::new("bash")
-        .arg(repo().join("scripts/sdk_venv.sh"))
-        .current_dir(repo())
-        .output()
-        .expect("bash runs scripts/sdk_venv.sh");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "scripts/sdk_venv.sh failed ({}):\n{stdout}{stderr}",
-        output.status
-    );
-    let python = stdout
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("scripts/sdk_venv.sh printed no python path:\n{stderr}"));
-    let python = repo().join(python.trim());
-    assert!(
-        python.exists(),
-        "{} does not exist:\n{stderr}",
-        python.display()
-    );
-    python
+        .current_dir(support::repo())
+        .env("RAGD__DATA_DIR", data);
+    command
 }
 
 /// A running `ragd serve`; stopped (SIGTERM, then SIGKILL) when dropped.
@@ -172,7 +145,7 @@ impl Drop for Server {
 
 #[test]
 fn dify_dataset_sdk_drives_the_server_without_patches() {
-    let python = sdk_python();
+    let python = support::sdk_python();
     let data = tempfile::tempdir().unwrap();
 
     let output = ragd(data.path())
@@ -193,7 +166,7 @@ fn dify_dataset_sdk_drives_the_server_without_patches() {
 
     let mut server = Server::start(data.path());
     let output = Command::new(&python)
-        .arg(repo().join("scripts/sdk_conformance.py"))
+        .arg(support::repo().join("scripts/sdk_conformance.py"))
         .args([
             "--base-url",
             &server.base_url,
@@ -201,8 +174,8 @@ fn dify_dataset_sdk_drives_the_server_without_patches() {
             &key,
             "--fixtures",
         ])
-        .arg(repo().join("fixtures/docs"))
-        .current_dir(repo())
+        .arg(support::repo().join("fixtures/docs"))
+        .current_dir(support::repo())
         .env("PYTHONUNBUFFERED", "1")
         .output()
         .expect("the venv's python runs");

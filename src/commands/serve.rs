@@ -102,7 +102,7 @@ pub fn run(args: ServeArgs, config: &Config) -> anyhow::Result<ExitCode> {
             .context("starting the run-log writer")?;
         let reader = ragd_runlog::RunLogReader::open(&runlog_path)
             .with_context(|| format!("opening the run log {}", runlog_path.display()))?;
-        parts.runlog = Some((Arc::new(writer), Arc::new(reader)));
+        parts.runlog = Some((writer, reader));
         let server = Server::bind(parts, config.server.clone())
             .await
             .with_context(|| format!("listening on {}", config.server.bind))?;

@@ -695,3 +695,52 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// The dataset id that `fixtures/flows/*.yml` use, replaced by a real one before an app is created.
+pub const PLACEHOLDER_DATASET: &str = "00000000-0000-0000-0000-00000000da7a";
+
+/// Runs `scripts/sdk_venv.sh` and returns the venv's python.
+pub fn sdk_python() -> PathBuf {
+    let output = Command::new("bash")
+        .arg(repo().join("scripts/sdk_venv.sh"))
+        .current_dir(repo())
+        .output()
+        .expect("bash runs scripts/sdk_venv.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "scripts/sdk_venv.sh failed ({}):\n{stdout}{stderr}",
+        output.status
+    );
+    let python = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("scripts/sdk_venv.sh printed no python path:\n{stderr}"));
+    let python = repo().join(python.trim());
+    assert!(
+        python.exists(),
+        "{} does not exist:\n{stderr}",
+        python.display()
+    );
+    python
+}
+
+/// `fixtures/flows/NAME` with the placeholder dataset id replaced by `dataset`, written into `dir`.
+pub fn flow_with_dataset(name: &str, dataset: &str, dir: &Path) -> PathBuf {
+    std::fs::write(dir.join(name), flow_text(name, dataset)).unwrap();
+    dir.join(name)
+}
+
+/// `fixtures/flows/NAME` with the placeholder dataset id replaced by `dataset`.
+pub fn flow_text(name: &str, dataset: &str) -> String {
+    let source = repo().join("fixtures/flows").join(name);
+    let text = std::fs::read_to_string(&source)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", source.display()));
+    assert!(
+        text.contains(PLACEHOLDER_DATASET),
+        "{} does not name the placeholder dataset {PLACEHOLDER_DATASET}",
+        source.display()
+    );
+    text.replace(PLACEHOLDER_DATASET, dataset)
+}

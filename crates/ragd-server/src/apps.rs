@@ -18,8 +18,8 @@ use crate::error::{ApiError, ApiResult};
 /// Everything the App API needs besides the Knowledge API's state.
 pub struct AppRuntime {
     pub runtime: Runtime,
-    pub runlog: Option<Arc<ragd_runlog::RunLogWriter>>,
-    pub runlog_reader: Option<Arc<ragd_runlog::RunLogReader>>,
+    pub runlog: Option<ragd_runlog::RunLogWriter>,
+    pub runlog_reader: Option<ragd_runlog::RunLogReader>,
     /// Parsed flows by app id, with the flow version they were parsed from.
     flows: Mutex<HashMap<String, (String, Arc<Flow>)>>,
     /// Apps by id as last read from the store, trusted for [`crate::auth::KEY_CACHE_TTL`].
@@ -58,8 +58,8 @@ impl Drop for TaskGuard {
 impl AppRuntime {
     pub fn new(
         runtime: Runtime,
-        runlog: Option<Arc<ragd_runlog::RunLogWriter>>,
-        runlog_reader: Option<Arc<ragd_runlog::RunLogReader>>,
+        runlog: Option<ragd_runlog::RunLogWriter>,
+        runlog_reader: Option<ragd_runlog::RunLogReader>,
         ping_secs: u64,
     ) -> Self {
         AppRuntime {

@@ -55,10 +55,7 @@ pub struct Parts {
     pub llm: Arc<ragd_llm::Providers>,
     pub workflow: ragd_config::WorkflowConfig,
     /// The run-log writer and a reader of the same file; `None` keeps no run log.
-    pub runlog: Option<(
-        Arc<ragd_runlog::RunLogWriter>,
-        Arc<ragd_runlog::RunLogReader>,
-    )>,
+    pub runlog: Option<(ragd_runlog::RunLogWriter, ragd_runlog::RunLogReader)>,
 }
 
 /// A bound, not yet running server.
