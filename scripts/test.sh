@@ -13,5 +13,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building ragd and fetching the models (embedding, local chat)"
 cargo build --locked
 target/debug/ragd models fetch
+step "test services: redis-server, chromium"
+ensure_redis_server
+ensure_chromium
 step "cargo test"
 cargo test --workspace --locked

@@ -49,6 +49,9 @@ enum Command {
     Run(commands::run::RunArgs),
     /// List workflow runs and show a run's node executions, from the run log.
     Runs(commands::runs::RunsArgs),
+    /// Inspect and tune the two-tier semantic cache.
+    #[command(subcommand)]
+    Cache(commands::cache::CacheCommand),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chat(args) => commands::chat::run(args, &config),
         Command::Run(args) => commands::run::run(args, &config),
         Command::Runs(args) => commands::runs::run(args, &config),
+        Command::Cache(command) => commands::cache::run(command, &config),
     }
 }
 

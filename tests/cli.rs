@@ -55,7 +55,7 @@ fn help_lists_only_working_subcommands() {
         commands,
         [
             "models", "ingest", "import", "retrieve", "eval", "verify", "serve", "keys", "apps",
-            "chat", "run", "runs", "help"
+            "chat", "run", "runs", "cache", "help"
         ]
     );
 }

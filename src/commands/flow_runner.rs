@@ -28,10 +28,13 @@ impl LocalRunner {
         let engine = Engine::open(config, &config.data_dir)?;
         let llm = ragd_llm::Providers::from_config(&config.llm, config.llm_model_dir())
             .context("setting up the LLM providers")?;
+        let cache = ragd_cache::RetrievalCache::new(&config.cache, Arc::new(engine.retriever()))
+            .context("setting up the retrieval cache")?;
+        cache.start();
         let runtime = Runtime::new(
             Arc::new(ragd_server::apps::ServerKnowledge {
                 store: engine.store.clone(),
-                retriever: Arc::new(engine.retriever()),
+                cache,
             }),
             Arc::new(llm),
             config.workflow.clone(),

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the terminal helpers they share.
 
 pub mod apps;
+pub mod cache;
 pub mod chat;
 pub mod eval;
 mod flow_runner;

@@ -89,6 +89,7 @@ pub fn run(args: ServeArgs, config: &Config) -> anyhow::Result<ExitCode> {
         llm,
         workflow: config.workflow.clone(),
         runlog: None,
+        cache: config.cache.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

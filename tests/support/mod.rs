@@ -10,6 +10,9 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod redis;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -309,6 +312,16 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// Starts on a copy of another (stopped) server's data dir, with its key: a second replica that
+    /// holds the same datasets.
+    pub fn copy_of(mut self, data_dir: &Path, key: &str) -> Self {
+        let root = tempfile::tempdir().expect("a temporary dir");
+        copy_dir(data_dir, &root.path().join("data"));
+        self.root = Some(root);
+        self.key = Some(key.to_owned());
+        self
+    }
+
     /// A `RAGD__…` setting (or any environment variable) for the server process.
     pub fn env(mut self, name: &str, value: impl ToString) -> Self {
         self.env.push((name.to_owned(), value.to_string()));
@@ -385,6 +398,20 @@ impl Builder {
             agent: agent(),
             root: Some(root),
             env: self.env,
+        }
+    }
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
         }
     }
 }

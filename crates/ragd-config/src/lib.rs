@@ -42,6 +42,7 @@ pub struct Config {
     pub llm: LlmConfig,
     pub workflow: WorkflowConfig,
     pub runlog: RunLogConfig,
+    pub cache: CacheConfig,
 }
 
 /// Where model files are cached and how they are fetched.
@@ -292,6 +293,68 @@ impl Default for RunLogConfig {
     }
 }
 
+/// The two-tier retrieval cache: L1 in this process, L2 in Redis shared by every replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// The in-process tier (exact and semantic hits). Off disables the whole cache.
+    pub l1_enabled: bool,
+    /// Most memory, in bytes, L1's retrieval results may take (encoded size plus embeddings).
+    pub l1_max_bytes: u64,
+    /// Seconds an L1 entry lives (a version bump makes it unreachable sooner).
+    pub l1_ttl_secs: u64,
+    /// Most memory, in bytes, of cached query embeddings in this process.
+    pub embedding_max_bytes: u64,
+    /// Cosine similarity at or above which a cached query of the same datasets and settings answers a
+    /// new one (semantic hit); 0 disables semantic hits. Chosen on MRPC so that fewer than 1 % of
+    /// different-meaning pairs would hit (docs/cache.md has the table).
+    pub semantic_threshold: f32,
+    /// Redis URL of the shared tier (`redis://host:6379/0`); empty means no L2.
+    pub redis_url: String,
+    /// Use L2 when `redis_url` is set.
+    pub l2_enabled: bool,
+    /// Seconds an L2 entry lives.
+    pub l2_ttl_secs: u64,
+    /// Longest wait, in milliseconds, for one Redis operation before it counts as failed and the request
+    /// goes on without L2.
+    pub l2_timeout_ms: u64,
+    /// Consecutive L2 failures that open the circuit breaker (L2 is skipped until a probe succeeds).
+    pub l2_breaker_failures: u32,
+    /// First wait, in milliseconds, before probing Redis again; doubles while probes fail, up to 30 s.
+    pub l2_breaker_cooldown_ms: u64,
+    /// Prefix of every Redis key and channel (several deployments can share a Redis).
+    pub l2_key_prefix: String,
+    /// Seconds between full re-reads of the shared dataset versions (the fallback to pub/sub).
+    pub version_resync_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            l1_enabled: true,
+            l1_max_bytes: 256 << 20,
+            l1_ttl_secs: 3_600,
+            embedding_max_bytes: 64 << 20,
+            semantic_threshold: 0.97,
+            redis_url: String::new(),
+            l2_enabled: true,
+            l2_ttl_secs: 86_400,
+            l2_timeout_ms: 50,
+            l2_breaker_failures: 3,
+            l2_breaker_cooldown_ms: 1_000,
+            l2_key_prefix: "ragd".to_owned(),
+            version_resync_secs: 5,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// Whether L2 is on (enabled and a URL given).
+    pub fn l2_active(&self) -> bool {
+        self.l1_enabled && self.l2_enabled && !self.redis_url.is_empty()
+    }
+}
+
 fn home_cache() -> PathBuf {
     dirs::cache_dir()
         .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
@@ -313,6 +376,7 @@ impl Default for Config {
             llm: LlmConfig::default(),
             workflow: WorkflowConfig::default(),
             runlog: RunLogConfig::default(),
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -389,6 +453,26 @@ impl Config {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if self.embed.batch_size == 0 {
             return invalid("embed.batch_size must be at least 1");
+        }
+        let cache = &self.cache;
+        if !(0.0..1.0).contains(&cache.semantic_threshold) && cache.semantic_threshold != 1.0 {
+            return invalid("cache.semantic_threshold must be between 0 (off) and 1");
+        }
+        if cache.l1_ttl_secs == 0 || cache.l2_ttl_secs == 0 {
+            return invalid("cache.l1_ttl_secs and cache.l2_ttl_secs must be at least 1");
+        }
+        if cache.l2_timeout_ms == 0 || cache.l2_breaker_failures == 0 {
+            return invalid("cache.l2_timeout_ms and cache.l2_breaker_failures must be at least 1");
+        }
+        if cache.version_resync_secs == 0 {
+            return invalid("cache.version_resync_secs must be at least 1");
+        }
+        let url = &cache.redis_url;
+        if !(url.is_empty() || url.starts_with("redis://") || url.starts_with("unix://")) {
+            return invalid("cache.redis_url must start with redis:// or unix://");
+        }
+        if cache.l2_key_prefix.is_empty() || cache.l2_key_prefix.contains(['{', '}', ' ']) {
+            return invalid("cache.l2_key_prefix must be non-empty, without braces or spaces");
         }
         if !(8..=8192).contains(&self.embed.max_length) {
             return invalid("embed.max_length must be between 8 and 8192 tokens");

@@ -11,7 +11,7 @@ use ragd_embed::Embedder;
 use ragd_lexical::LexicalHit;
 use ragd_store::MetadataStore;
 use ragd_vector::VectorHit;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::RetrieveError;
 use crate::catalog::{Allowed, Catalog, CatalogCache};
@@ -51,7 +51,7 @@ impl RetrieveRequest {
 }
 
 /// How a record's score was made, for tuning thresholds (ragd's `explain` extension).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explain {
     pub search_method: SearchMethod,
     /// Vector score in [0, 1] (clamped cosine similarity), when computed.
@@ -71,14 +71,14 @@ pub struct Explain {
 }
 
 /// A child chunk that matched, with its score (parent-child datasets).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScoredChildChunk {
     pub chunk: ChildChunk,
     pub score: f32,
 }
 
 /// One result: a segment, its document and its score.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     pub dataset_id: String,
     pub segment: Segment,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use ragd_core::app::App;
 use ragd_core::retrieval::{MetadataFilter, RetrievalModel, SearchMethod, Weights};
-use ragd_retrieve::{RetrieveRequest, Retriever};
+use ragd_retrieve::RetrieveRequest;
 use ragd_store::MetadataStore;
 use ragd_workflow::{Flow, Knowledge, KnowledgeHit, KnowledgeQuery, Runtime};
 use tokio_util::sync::CancellationToken;
@@ -174,7 +174,8 @@ impl AppRuntime {
 /// Knowledge search for flows: the Knowledge API's retrieval, in process.
 pub struct ServerKnowledge {
     pub store: Arc<dyn MetadataStore>,
-    pub retriever: Arc<Retriever>,
+    /// Flows' retrievals go through the same cache as the Knowledge API's.
+    pub cache: Arc<ragd_cache::RetrievalCache>,
 }
 
 #[async_trait::async_trait]
@@ -221,16 +222,20 @@ impl Knowledge for ServerKnowledge {
             .iter()
             .map(|d| (d.id.clone(), d.name.clone()))
             .collect();
+        let versions: Vec<(String, u64)> =
+            datasets.iter().map(|d| (d.id.clone(), d.version)).collect();
         let request = RetrieveRequest::new(query.dataset_ids, query.query, settings);
         let started = Instant::now();
-        let retrieval = self
-            .retriever
-            .clone()
-            .retrieve_async(request)
+        let answer = self
+            .cache
+            .retrieve(request, &versions, ragd_cache::CacheMode::Use)
             .await
             .map_err(|e| e.to_string())?;
-        crate::metrics::record_retrieval(method, started.elapsed(), &retrieval.timings);
-        Ok(retrieval
+        if let Some(timings) = &answer.timings {
+            crate::metrics::record_retrieval(method, started.elapsed(), timings);
+        }
+        Ok(answer
+            .entry
             .records
             .iter()
             .map(|r| KnowledgeHit {

@@ -56,6 +56,8 @@ pub struct Parts {
     pub workflow: ragd_config::WorkflowConfig,
     /// The run-log writer and a reader of the same file; `None` keeps no run log.
     pub runlog: Option<(ragd_runlog::RunLogWriter, ragd_runlog::RunLogReader)>,
+    /// The two-tier retrieval cache's settings.
+    pub cache: ragd_config::CacheConfig,
 }
 
 /// A bound, not yet running server.
@@ -82,6 +84,19 @@ impl Server {
             parts.indexes.clone(),
             embedder.clone(),
         ));
+        let cache = ragd_cache::RetrievalCache::new(&parts.cache, retriever.clone())
+            .map_err(std::io::Error::other)?;
+        // Exact invalidation: every committed version bump reaches the cache before the next request
+        // can read the new version, and other replicas through L2.
+        let listening = Arc::downgrade(&cache);
+        parts
+            .store
+            .on_version_bump(Arc::new(move |dataset_id: &str, version: u64| {
+                if let Some(cache) = listening.upgrade() {
+                    cache.observe_local(dataset_id, version);
+                }
+            }));
+        cache.start();
         let indexer = Indexer::new(
             parts.store.clone(),
             parts.indexes.clone(),
@@ -92,7 +107,7 @@ impl Server {
         let runtime = ragd_workflow::Runtime::new(
             Arc::new(apps::ServerKnowledge {
                 store: parts.store.clone(),
-                retriever: retriever.clone(),
+                cache: cache.clone(),
             }),
             parts.llm,
             parts.workflow,
@@ -110,6 +125,7 @@ impl Server {
         let state = AppState::new(Inner {
             store: parts.store,
             retriever,
+            cache,
             apps: app_runtime,
             indexer: Arc::new(indexer),
             counter: parts.counter,

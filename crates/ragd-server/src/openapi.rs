@@ -88,6 +88,8 @@ const BEARER: &str = "bearer";
         ops::health,
         ops::ready,
         ops::metrics,
+        ops::cache_stats,
+        ops::cache_page,
         ops::openapi,
         ops::docs,
     ),
@@ -496,6 +498,8 @@ mod tests {
         ("get", "/health", None),
         ("get", "/ready", None),
         ("get", "/metrics", None),
+        ("get", "/cache/stats", None),
+        ("get", "/cache", None),
         ("get", "/openapi.json", None),
         ("get", "/docs", None),
     ];

@@ -36,6 +36,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub store: Arc<dyn MetadataStore>,
     pub retriever: Arc<Retriever>,
+    /// The two-tier cache in front of `retriever` (every retrieval goes through it).
+    pub cache: Arc<ragd_cache::RetrievalCache>,
     pub indexer: Arc<Indexer>,
     pub counter: Arc<dyn TokenCounter + Send + Sync>,
     pub config: ServerConfig,

@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             datasets_are_paged_newest_first_and_filtered,
             datasets_are_updated,
             dataset_versions_are_bumped,
+            version_bumps_are_told_after_commit,
             deleting_a_dataset_cascades,
             documents_are_created_waiting_with_a_queued_job,
             document_creation_checks_metadata_atomically,
@@ -502,6 +503,42 @@ pub fn dataset_versions_are_bumped(store: &dyn MetadataStore) {
     assert_not_found(
         store.bump_dataset_version("missing"),
         "bumping a missing dataset",
+    );
+}
+
+pub fn version_bumps_are_told_after_commit(store: &dyn MetadataStore) {
+    use std::sync::{Arc, Mutex};
+    let dataset = create_dataset(store, "Docs");
+    let told: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
+    let sink = told.clone();
+    store.on_version_bump(Arc::new(move |id: &str, version: u64| {
+        sink.lock().unwrap().push((id.to_owned(), version));
+    }));
+    let bumped = store.bump_dataset_version(&dataset.id).expect("bump");
+    let documents: Vec<Document> = ["a", "b"]
+        .iter()
+        .map(|name| add_document(store, &dataset.id, name))
+        .collect();
+    for document in &documents {
+        store.claim_job().unwrap().expect("claim");
+        store
+            .set_indexing_status(&document.id, IndexingStatus::Indexing, None)
+            .unwrap();
+        replace(store, document, &segments(1, &document.name, 0));
+    }
+    let ids: Vec<String> = documents.iter().map(|d| d.id.clone()).collect();
+    let completed = store
+        .complete_documents(&dataset.id, &ids)
+        .expect("complete");
+    let _ = store.bump_dataset_version("missing");
+    let told = told.lock().unwrap().clone();
+    assert_eq!(
+        told,
+        vec![
+            (dataset.id.clone(), bumped),
+            (dataset.id.clone(), completed)
+        ],
+        "each committed bump once, with its version; a failed one never"
     );
 }
 

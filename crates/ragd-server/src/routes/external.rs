@@ -171,16 +171,21 @@ async fn answer(
         model.metadata_filtering_conditions = request.metadata_condition;
     }
     let settings = settings_for(&dataset, Some(&model))?;
-    let retrieval = run(
+    let mode = crate::routes::retrieve::cache_mode(headers, None);
+    let answer = run(
         state,
-        vec![dataset.id.clone()],
+        std::slice::from_ref(&dataset),
         request.query,
         settings,
         false,
+        mode,
     )
     .await?;
-    Ok(axum::Json(json!({
-        "records": retrieval.records.iter().map(views::external_record).collect::<Vec<_>>()
+    let response = axum::Json(json!({
+        "records": answer.entry.records.iter().map(views::external_record).collect::<Vec<_>>()
     }))
-    .into_response())
+    .into_response();
+    Ok(crate::routes::retrieve::with_cache_header(
+        response, &answer,
+    ))
 }

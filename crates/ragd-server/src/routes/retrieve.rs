@@ -1,18 +1,21 @@
 //! `POST /v1/datasets/{dataset_id}/retrieve` (§1.6), with ragd's optional extensions: `dataset_ids`
-//! (more datasets ranked together), `explain` (component scores per record), and the retrieval model's
-//! `fusion: rrf` / `rrf_k`.
+//! (more datasets ranked together), `explain` (component scores per record), the retrieval model's
+//! `fusion: rrf` / `rrf_k`, and cache control (`cache` in the body or `Cache-Control: no-cache` /
+//! `no-store`; the answer's `cache` field and `X-Ragd-Cache` header say where it came from).
 
 use std::time::Instant;
 
 use axum::Extension;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use ragd_cache::{Answer, CacheMode};
 use ragd_core::dataset::Dataset;
 use ragd_core::retrieval::{RetrievalModel, RetrievalSettings, validate_query};
-use ragd_retrieve::{Retrieval, RetrieveRequest};
+use ragd_retrieve::RetrieveRequest;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::datasets::Json;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -48,6 +51,50 @@ pub struct RetrieveBody {
     /// ragd: include each record's component scores.
     #[serde(default)]
     explain: bool,
+    /// ragd: `use` (default: look up, compute on a miss, store), `refresh` (compute and store) or
+    /// `bypass` (compute, store nothing). `Cache-Control: no-cache` means `refresh` and `no-store`
+    /// `bypass`; the body wins when both are given.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "use")]
+    cache: Option<CacheMode>,
+}
+
+/// The response header saying where an answer came from: `l1-exact`, `l1-semantic`, `l2`, `miss`,
+/// `refresh`, `bypass` or `off`.
+pub const CACHE_HEADER: &str = "x-ragd-cache";
+
+/// The cache mode a request asks for: the body's `cache`, else `Cache-Control` (`no-store` bypasses,
+/// `no-cache` refreshes), else `use`.
+pub fn cache_mode(headers: &HeaderMap, requested: Option<CacheMode>) -> CacheMode {
+    if let Some(mode) = requested {
+        return mode;
+    }
+    let directives = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_ascii_lowercase())
+        .collect::<Vec<_>>();
+    if directives.iter().any(|d| d == "no-store") {
+        CacheMode::Bypass
+    } else if directives
+        .iter()
+        .any(|d| d == "no-cache" || d == "max-age=0")
+    {
+        CacheMode::Refresh
+    } else {
+        CacheMode::Use
+    }
+}
+
+/// Adds `X-Ragd-Cache` to a response.
+pub fn with_cache_header(mut response: Response, answer: &Answer) -> Response {
+    response.headers_mut().insert(
+        CACHE_HEADER,
+        HeaderValue::from_static(answer.outcome.label()),
+    );
+    response
 }
 
 /// The retrieval model a request runs with: the request's, else the dataset's stored one, else Dify's
@@ -63,22 +110,28 @@ pub fn settings_for(
     Ok(model.resolve()?)
 }
 
-/// Runs a retrieval on the blocking pool and records its metrics.
+/// Runs a retrieval through the cache (computing it on the blocking pool on a miss) and records its
+/// metrics. `datasets` are as the caller just read them from the store, in ranking order.
 pub async fn run(
     state: &AppState,
-    dataset_ids: Vec<String>,
+    datasets: &[Dataset],
     query: String,
     settings: RetrievalSettings,
     explain: bool,
-) -> ApiResult<Retrieval> {
+    mode: CacheMode,
+) -> ApiResult<Answer> {
     let method = settings.method.as_str();
-    let mut request = RetrieveRequest::new(dataset_ids, query, settings);
+    let versions: Vec<(String, u64)> = datasets.iter().map(|d| (d.id.clone(), d.version)).collect();
+    let ids = versions.iter().map(|(id, _)| id.clone()).collect();
+    let mut request = RetrieveRequest::new(ids, query, settings);
     request.explain = explain;
     let started = Instant::now();
-    let retrieval = state.retriever.clone().retrieve_async(request).await?;
-    crate::metrics::record_retrieval(method, started.elapsed(), &retrieval.timings);
-    state.record_hits(retrieval.records.iter().map(|r| r.segment.key));
-    Ok(retrieval)
+    let answer = state.cache.retrieve(request, &versions, mode).await?;
+    if let Some(timings) = &answer.timings {
+        crate::metrics::record_retrieval(method, started.elapsed(), timings);
+    }
+    state.record_hits(answer.entry.records.iter().map(|r| r.segment.key));
+    Ok(answer)
 }
 
 #[utoipa::path(
@@ -106,8 +159,9 @@ pub async fn retrieve(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(dataset_id): Path<String>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<RetrieveBody>,
-) -> ApiResult<Json> {
+) -> ApiResult<Response> {
     let dataset = state.dataset_for(&caller, &dataset_id).await?;
     let query = body.query.unwrap_or_default();
     if query.trim().is_empty() && body.attachment_ids.as_ref().is_some_and(|a| !a.is_empty()) {
@@ -118,16 +172,31 @@ pub async fn retrieve(
     }
     validate_query(&query).map_err(|e| ApiError::from(e).with_params("query"))?;
     let settings = settings_for(&dataset, body.retrieval_model.as_ref())?;
-    let mut dataset_ids = vec![dataset.id.clone()];
+    let mode = cache_mode(&headers, body.cache);
+    let mut datasets = vec![dataset];
     for other in body.dataset_ids {
-        if !dataset_ids.contains(&other) {
-            state.dataset_for(&caller, &other).await?;
-            dataset_ids.push(other);
+        if !datasets.iter().any(|d| d.id == other) {
+            datasets.push(state.dataset_for(&caller, &other).await?);
         }
     }
-    let retrieval = run(&state, dataset_ids, query.clone(), settings, body.explain).await?;
-    Ok(axum::Json(json!({
-        "query": {"content": query},
-        "records": retrieval.records.iter().map(views::record).collect::<Vec<_>>(),
-    })))
+    let answer = run(
+        &state,
+        &datasets,
+        query.clone(),
+        settings,
+        body.explain,
+        mode,
+    )
+    .await?;
+    // The records' JSON is made once per cached entry; a hit only writes the query and `cache` around it.
+    let records = answer.entry.rendered.get_or_init(|| {
+        Value::Array(answer.entry.records.iter().map(views::record).collect()).to_string()
+    });
+    let body = format!(
+        r#"{{"query":{{"content":{}}},"records":{records},"cache":{}}}"#,
+        Value::from(query),
+        answer.outcome.to_json(),
+    );
+    let response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    Ok(with_cache_header(response, &answer))
 }

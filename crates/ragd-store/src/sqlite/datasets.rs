@@ -156,12 +156,15 @@ pub(super) fn delete(conn: &Connection, id: &str) -> StoreResult<bool> {
 }
 
 pub(super) fn bump_version(conn: &Connection, id: &str) -> StoreResult<u64> {
-    conn.prepare_cached(
-        "UPDATE datasets SET version = version + 1, updated_at = ?2 WHERE id = ?1 RETURNING version",
-    )?
-    .query_row(params![id, now()], |row| row.get(0))
-    .optional()?
-    .ok_or_else(|| StoreError::not_found("dataset", id))
+    let version = conn
+        .prepare_cached(
+            "UPDATE datasets SET version = version + 1, updated_at = ?2 WHERE id = ?1 RETURNING version",
+        )?
+        .query_row(params![id, now()], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("dataset", id))?;
+    super::note_bump(id, version);
+    Ok(version)
 }
 
 /// The dataset's current version.

@@ -19,8 +19,9 @@ mod jobs;
 mod metadata;
 mod rows;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ragd_core::app::{App, Conversation, ConversationSort, Message, NewApp};
@@ -34,7 +35,31 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 
-use crate::{MetadataStore, StoreError, StoreResult};
+use crate::{MetadataStore, StoreError, StoreResult, VersionListener};
+
+thread_local! {
+    /// Versions bumped by the write transaction running on this thread (the writer lock is held for the
+    /// whole transaction, on one thread), told to the listeners once it commits.
+    static BUMPED: RefCell<Vec<(String, u64)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Notes a bump of the running write transaction.
+fn note_bump(dataset_id: &str, version: u64) {
+    BUMPED.with(|bumped| bumped.borrow_mut().push((dataset_id.to_owned(), version)));
+}
+
+/// Takes the bumps noted on this thread, the highest version per dataset, in first-bump order.
+fn take_bumps() -> Vec<(String, u64)> {
+    let bumped = BUMPED.with(|bumped| std::mem::take(&mut *bumped.borrow_mut()));
+    let mut latest: Vec<(String, u64)> = Vec::with_capacity(bumped.len());
+    for (id, version) in bumped {
+        match latest.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, v)) => *v = (*v).max(version),
+            None => latest.push((id, version)),
+        }
+    }
+    latest
+}
 
 /// The schema migrations, in order; the schema version is the number applied.
 const MIGRATIONS: &[M<'static>] = &[
@@ -64,6 +89,7 @@ impl Default for SqliteOptions {
 /// The metadata store in a SQLite file (see the module docs for threads and durability).
 pub struct SqliteStore {
     writer: Mutex<Connection>,
+    listeners: RwLock<Vec<VersionListener>>,
     /// `None` for an in-memory database, whose reads go through the writer connection.
     readers: Option<ReaderPool>,
 }
@@ -103,6 +129,7 @@ impl SqliteStore {
         tracing::debug!(path = %path.display(), "metadata store opened");
         Ok(Self {
             writer: Mutex::new(writer),
+            listeners: RwLock::default(),
             readers: Some(ReaderPool {
                 path: path.to_path_buf(),
                 max: options.max_readers.max(1),
@@ -131,6 +158,7 @@ impl SqliteStore {
         migrate(&mut writer, path)?;
         Ok(Self {
             writer: Mutex::new(writer),
+            listeners: RwLock::default(),
             readers: None,
         })
     }
@@ -143,10 +171,25 @@ impl SqliteStore {
     /// Runs `work` in one write transaction (`BEGIN IMMEDIATE`), committed if it succeeds.
     fn write<T>(&self, work: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let mut connection = lock(&self.writer);
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let result = work(&transaction)?;
-        transaction.commit()?;
-        Ok(result)
+        take_bumps();
+        let committed = (|| {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let result = work(&transaction)?;
+            transaction.commit()?;
+            Ok(result)
+        })();
+        let bumps = take_bumps();
+        drop(connection);
+        if committed.is_ok() && !bumps.is_empty() {
+            let listeners = self.listeners.read().unwrap_or_else(|p| p.into_inner());
+            for (dataset_id, version) in &bumps {
+                for listener in listeners.iter() {
+                    listener(dataset_id, *version);
+                }
+            }
+        }
+        committed
     }
 
     /// Runs `work` in one read transaction on a pooled reader (the writer for an in-memory database).
@@ -345,6 +388,13 @@ impl MetadataStore for SqliteStore {
 
     fn bump_dataset_version(&self, id: &str) -> StoreResult<u64> {
         self.write(|tx| datasets::bump_version(tx, id))
+    }
+
+    fn on_version_bump(&self, listener: VersionListener) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(listener);
     }
 
     fn create_document(&self, new: &NewDocument) -> StoreResult<(Document, IndexingJob)> {
