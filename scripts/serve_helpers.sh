@@ -160,7 +160,12 @@ ragd_upload_docs() {
 ragd_oha() {
   local out="$1" name="$2" conc="$3" dur="$4" url="$5"
   shift 5
+  # DUR is a time (10s, 1m) or n=COUNT for a fixed number of requests.
+  local amount=(-z "$dur")
+  [[ "$dur" == n=* ]] && amount=(-n "${dur#n=}")
   curl -s "$RAGD_URL/metrics" >"$out/$name.metrics.before"
-  "$OHA" --no-tui --output-format json -w -c "$conc" -z "$dur" "$@" "$url" >"$out/$name.json" || return 1
+  curl -s "$RAGD_URL/cache/stats?secs=1" >"$out/$name.cache.before" || true
+  "$OHA" --no-tui --output-format json -w -c "$conc" "${amount[@]}" "$@" "$url" >"$out/$name.json" || return 1
   curl -s "$RAGD_URL/metrics" >"$out/$name.metrics.after"
+  curl -s "$RAGD_URL/cache/stats?secs=1" >"$out/$name.cache.after" || true
 }

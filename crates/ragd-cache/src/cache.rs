@@ -388,43 +388,44 @@ impl RetrievalCache {
             };
             return Ok(self.answered(entry, outcome, &group, started));
         }
+        // Exact answers first (L2 costs one round trip; a semantic lookup needs the query's embedding).
+        if reading
+            && let Some(l2) = &self.l2
+            && let Some(bytes) = l2.get(&l2.result_key(&key.hex())).await
+        {
+            match decode(&bytes) {
+                Some(mut entry) if entry.query == query && entry.datasets == group.datasets => {
+                    entry.group = group.key;
+                    entry.weight = weight(bytes.len(), entry.embedding.as_deref());
+                    let entry = Arc::new(entry);
+                    l1.insert(key, entry.clone());
+                    let outcome = Outcome::L2 {
+                        age_ms: entry.age_ms(),
+                    };
+                    return Ok(self.answered(entry, outcome, &group, started));
+                }
+                Some(_) => {
+                    tracing::warn!(key = %key.hex(), "L2 entry for another query (hash collision?); ignored")
+                }
+                None => self.stats.l2_error("decode"),
+            }
+        }
         let uses_vectors = request.settings.method.uses_vectors() || request.explain;
         let vector = if uses_vectors {
-            Some(self.embedding(l1, &query).await?)
+            Some(self.embedding(l1, &query, mode).await?)
         } else {
             None
         };
-        if reading {
-            if let Some(vector) = &vector
-                && let Some(signature) = l1.sign(vector)
-                && let Some((entry, found)) = l1.nearest(&group.key, &signature, vector)
-            {
-                let outcome = Outcome::L1Semantic {
-                    age_ms: entry.age_ms(),
-                    similarity: found.similarity,
-                };
-                return Ok(self.answered(entry, outcome, &group, started));
-            }
-            if let Some(l2) = &self.l2
-                && let Some(bytes) = l2.get(&l2.result_key(&key.hex())).await
-            {
-                match decode(&bytes) {
-                    Some(mut entry) if entry.query == query && entry.datasets == group.datasets => {
-                        entry.group = group.key;
-                        entry.weight = weight(bytes.len(), entry.embedding.as_deref());
-                        let entry = Arc::new(entry);
-                        l1.insert(key, entry.clone());
-                        let outcome = Outcome::L2 {
-                            age_ms: entry.age_ms(),
-                        };
-                        return Ok(self.answered(entry, outcome, &group, started));
-                    }
-                    Some(_) => {
-                        tracing::warn!(key = %key.hex(), "L2 entry for another query (hash collision?); ignored")
-                    }
-                    None => self.stats.l2_error("decode"),
-                }
-            }
+        if reading
+            && let Some(vector) = &vector
+            && let Some(signature) = l1.sign(vector)
+            && let Some((entry, found)) = l1.nearest(&group.key, &signature, vector)
+        {
+            let outcome = Outcome::L1Semantic {
+                age_ms: entry.age_ms(),
+                similarity: found.similarity,
+            };
+            return Ok(self.answered(entry, outcome, &group, started));
         }
         request.query_vector = vector.clone();
         let retrieval = self
@@ -498,15 +499,24 @@ impl RetrievalCache {
         }
     }
 
-    /// The embedding of a normalized query: L1, L2, or the model (then stored in both).
-    async fn embedding(&self, l1: &L1, query: &str) -> Result<Arc<[f32]>, RetrieveError> {
+    /// The embedding of a normalized query: L1, L2, or the model (then stored in both). `Refresh` skips
+    /// the lookups, `Bypass` the lookups and the stores.
+    async fn embedding(
+        &self,
+        l1: &L1,
+        query: &str,
+        mode: CacheMode,
+    ) -> Result<Arc<[f32]>, RetrieveError> {
         let key = embedding_key(&self.model_id, query);
-        if let Some(vector) = l1.embedding(&key) {
+        let l2 = self.l2.as_ref().filter(|_| mode == CacheMode::Use);
+        if mode == CacheMode::Use
+            && let Some(vector) = l1.embedding(&key)
+        {
             metrics::counter!("ragd_cache_embeddings_total", "result" => "l1").increment(1);
             return Ok(vector);
         }
         let l2_key = self.l2.as_ref().map(|l2| l2.embedding_key(&key.hex()));
-        if let (Some(l2), Some(l2_key)) = (&self.l2, &l2_key)
+        if let (Some(l2), Some(l2_key)) = (l2, &l2_key)
             && let Some(bytes) = l2.get(l2_key).await
         {
             if bytes.len() == self.dims * 4 {
@@ -527,6 +537,9 @@ impl RetrievalCache {
             .map_err(|e| RetrieveError::Invalid(format!("embedding task failed: {e}")))??
             .into();
         metrics::counter!("ragd_cache_embeddings_total", "result" => "computed").increment(1);
+        if mode == CacheMode::Bypass {
+            return Ok(vector);
+        }
         l1.insert_embedding(key, vector.clone());
         if let (Some(l2), Some(l2_key)) = (&self.l2, l2_key) {
             let bytes = vector.iter().flat_map(|x| x.to_le_bytes()).collect();

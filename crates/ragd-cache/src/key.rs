@@ -14,7 +14,7 @@ use xxhash_rust::xxh3::Xxh3;
 /// Only changes that cannot alter a result are made: the BM25 analyzers lowercase and split on
 /// whitespace, and the embedding model's tokenizer (all-MiniLM-L6-v2, uncased BERT) lowercases and
 /// splits on whitespace too, so `"  Reset  PASSWORD "` and `"reset password"` retrieve the same records
-/// (a test in `tests/cache_keys.rs` checks this against the real model). Accents, punctuation and word
+/// (`tests/cache.rs` checks this against the real model). Accents, punctuation and word
 /// order are kept.
 pub fn normalize_query(query: &str) -> String {
     let mut out = String::with_capacity(query.len());
