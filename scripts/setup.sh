@@ -61,7 +61,12 @@ for r in body["records"]:
     s = r["segment"]
     score, name, content = r["score"], s["document"]["name"], s["content"][:90]
     print(f"  {score:.3f}  {name}: {content!r}")
+kind = body["cache"]["kind"]
+print(f"  cache: {kind}")
 '
+step "the same question again, reworded in case and spacing: answered by the cache"
+eval "${example/how do honey bees survive the winter/How do honey bees  survive the WINTER}" -D - -o /dev/null |
+  tr -d '\r' | grep -i '^x-ragd-cache' | sed 's/^/  /' || true
 chat="curl -sN http://$bind/v1/chat-messages \\
   -H 'Authorization: Bearer $app_key' -H 'Content-Type: application/json' \\
   -d '{\"query\": \"How do honey bees survive the winter?\", \"inputs\": {}, \"user\": \"demo\", \"response_mode\": \"streaming\"}'"
@@ -88,6 +93,7 @@ cat <<MSG
 ragd is serving the demo dataset on http://$bind (Ctrl-C stops it). The key above works for "demo" only.
   API docs:         http://$bind/docs   (OpenAPI: /openapi.json)
   Health, metrics:  http://$bind/ready  http://$bind/metrics
+  Cache:            http://$bind/cache   (hit ratio and latency; JSON: /cache/stats; repeat a query: X-Ragd-Cache)
   More keys:        $ragd keys create --name NAME [--dataset NAME]
   Import via API:   $ragd import --server http://$bind --api-key KEY PATH... --dataset NAME --create
   Chat app key:     $app_key   (POST /v1/chat-messages; with the server stopped: $ragd chat "demo chat")

@@ -171,6 +171,13 @@ fn l1_exact_and_semantic_hits_controls_invalidation_and_monitoring() {
     let similarity = para["cache"]["similarity"].as_f64().unwrap();
     assert!((0.9..1.0).contains(&similarity), "{similarity}");
     assert_eq!(records(&para), records(&first));
+    let (label, _) = ask(
+        &server,
+        &dataset,
+        query("How can I reset my password?"),
+        &[],
+    );
+    assert_eq!(label, "l1-exact", "the semantic decision is remembered");
     let (label, billing) = ask(
         &server,
         &dataset,
@@ -281,7 +288,7 @@ fn l1_exact_and_semantic_hits_controls_invalidation_and_monitoring() {
     // Monitoring: JSON figures per dataset, Prometheus counters, sizes.
     let figures = stats(&server);
     let mine = &figures["datasets"][&dataset];
-    assert!(mine["l1_exact"].as_u64().unwrap() >= 5, "{figures}");
+    assert!(mine["l1_exact"].as_u64().unwrap() >= 6, "{figures}");
     assert_eq!(mine["l1_semantic"], 1, "{figures}");
     assert!(mine["misses"].as_u64().unwrap() >= 8, "{figures}");
     assert_eq!(mine["bypassed"], 2, "{figures}");
@@ -381,6 +388,34 @@ fn l1_entries_expire_and_are_evicted_by_size() {
         "{hits} of {} still cached",
         questions.len()
     );
+}
+
+/// L2 alone (an L1 of 0 bytes): entries are read from Redis and expire there with their TTL.
+#[test]
+fn l2_entries_expire_with_their_ttl() {
+    let redis = RedisServer::start();
+    let (server, dataset) = server_with_docs(
+        TestServer::builder()
+            .env("RAGD__CACHE__REDIS_URL", redis.url())
+            .env("RAGD__CACHE__L1_MAX_BYTES", 0)
+            .env("RAGD__CACHE__L2_TTL_SECS", 1),
+    );
+    let q = query("Where can I download my invoices?");
+    let (label, first) = ask(&server, &dataset, q.clone(), &[]);
+    assert_eq!(label, "miss");
+    eventually("the entry reaches Redis", Duration::from_secs(5), || {
+        redis.keys("ragd:r:*").len() == 1
+    });
+    let (label, again) = ask(&server, &dataset, q.clone(), &[]);
+    assert_eq!(
+        label, "l2",
+        "L1 holds nothing, so the answer comes from Redis"
+    );
+    assert_eq!(records(&again), records(&first));
+    eventually("Redis expires the entry", Duration::from_secs(5), || {
+        redis.keys("ragd:r:*").is_empty()
+    });
+    assert_eq!(ask(&server, &dataset, q, &[]).0, "miss", "expired");
 }
 
 /// Two replicas (copies of one data dir) sharing one Redis: L2 hits across them, and a document added

@@ -38,9 +38,9 @@ pub struct CachedRetrieval {
     pub group: Key,
     #[serde(skip)]
     pub weight: u32,
-    /// The HTTP layer's rendering of `records`, made once and reused by every hit.
+    /// The HTTP layer's rendering of `records`, made once and reused (shared, not copied) by every hit.
     #[serde(skip)]
-    pub rendered: OnceLock<String>,
+    pub rendered: OnceLock<bytes::Bytes>,
 }
 
 impl CachedRetrieval {
@@ -284,7 +284,7 @@ impl RetrievalCache {
     /// commit). Entries of older versions stop being served at once; other replicas learn of it through
     /// L2.
     pub fn observe_local(&self, dataset: &str, version: u64) {
-        if self.raise(dataset, version) {
+        if version > 0 && self.raise(dataset, version) {
             let _ = self.bumps.send((dataset.to_owned(), version));
         }
     }
@@ -425,6 +425,26 @@ impl RetrievalCache {
                 age_ms: entry.age_ms(),
                 similarity: found.similarity,
             };
+            // Remember the decision: the same question again is an exact hit on an alias of the entry.
+            // The alias has no embedding, so it never takes part in semantic matching itself (no
+            // chains of "similar to something similar").
+            let rendered = OnceLock::new();
+            if let Some(bytes) = entry.rendered.get() {
+                let _ = rendered.set(bytes.clone());
+            }
+            let alias = Arc::new(CachedRetrieval {
+                query: query.clone(),
+                datasets: entry.datasets.clone(),
+                records: entry.records.clone(),
+                embedding: None,
+                created_ms: entry.created_ms,
+                group: entry.group,
+                weight: entry
+                    .weight
+                    .saturating_sub(entry.embedding.as_ref().map_or(0, |v| (v.len() * 4) as u32)),
+                rendered,
+            });
+            l1.insert(key, alias);
             return Ok(self.answered(entry, outcome, &group, started));
         }
         request.query_vector = vector.clone();

@@ -66,9 +66,10 @@ impl Group {
             hasher.update(&version.to_le_bytes());
         }
         // Serializing a struct is deterministic (fields in declaration order; maps in metadata filters
-        // are BTreeMaps); a setting added later changes every key, which only costs misses.
-        let settings = serde_json::to_vec(settings).unwrap_or_default();
-        field(&mut hasher, &settings);
+        // are BTreeMaps); a setting added later changes every key, which only costs misses. The JSON
+        // goes straight into the hasher (no buffer), closed by a separator no JSON text contains.
+        let _ = serde_json::to_writer(HashWriter(&mut hasher), settings);
+        hasher.update(&[0xff]);
         hasher.update(&[u8::from(explain)]);
         Group {
             key: Key(hasher.digest128()),
@@ -97,6 +98,20 @@ pub fn embedding_key(model_id: &str, normalized_query: &str) -> Key {
     field(&mut hasher, model_id.as_bytes());
     field(&mut hasher, normalized_query.as_bytes());
     Key(hasher.digest128())
+}
+
+/// Feeds written bytes to the hasher.
+struct HashWriter<'a>(&'a mut Xxh3);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Length-prefixed, so `("ab", "c")` and `("a", "bc")` hash differently.

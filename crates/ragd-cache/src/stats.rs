@@ -98,10 +98,41 @@ struct Bucket {
     miss_latency: [u32; LATENCY_BOUNDS_US.len() + 1],
 }
 
+/// One dataset's counts and its Prometheus counter handles.
+struct DatasetCounters {
+    counts: Counts,
+    l1_exact: metrics::Counter,
+    l1_semantic: metrics::Counter,
+    l2: metrics::Counter,
+    misses: metrics::Counter,
+}
+
+impl DatasetCounters {
+    fn new(dataset: &str) -> Self {
+        let hits = |tier: &'static str, kind: &'static str| metrics::counter!("ragd_cache_hits_total", "tier" => tier, "kind" => kind, "dataset" => dataset.to_owned());
+        Self {
+            counts: Counts::default(),
+            l1_exact: hits("l1", "exact"),
+            l1_semantic: hits("l1", "semantic"),
+            l2: hits("l2", "exact"),
+            misses: metrics::counter!("ragd_cache_misses_total", "dataset" => dataset.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatasetCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.counts.fmt(f)
+    }
+}
+
 /// The cache's statistics.
 #[derive(Debug, Default)]
 pub struct Stats {
-    per_dataset: Mutex<HashMap<String, Counts>>,
+    per_dataset: Mutex<HashMap<String, DatasetCounters>>,
+    /// `ragd_cache_lookup_seconds{result}` by [`Counted`], registered at the first request (after the
+    /// server has installed its recorder; a handle taken before would record nowhere).
+    latency: std::sync::OnceLock<[metrics::Histogram; 5]>,
     seconds: Mutex<VecDeque<Bucket>>,
     pub(crate) l2_errors: AtomicU64,
     pub(crate) l2_outages: AtomicU64,
@@ -112,35 +143,31 @@ impl Stats {
     /// Records one request: its outcome, the datasets it read and how long the answer took.
     pub fn record(&self, outcome: &Outcome, datasets: &[(String, u64)], elapsed: Duration) {
         let counted = Counted::of(outcome);
-        let (tier, kind) = match counted {
-            Counted::L1Exact => ("l1", "exact"),
-            Counted::L1Semantic => ("l1", "semantic"),
-            Counted::L2 => ("l2", "exact"),
-            Counted::Miss => ("none", "miss"),
-            Counted::Bypass => ("none", "bypass"),
-        };
         {
             let mut per_dataset = lock(&self.per_dataset);
             for (dataset, _) in datasets {
-                match per_dataset.get_mut(dataset) {
-                    Some(counts) => counts.add(counted),
-                    None => {
-                        let mut counts = Counts::default();
-                        counts.add(counted);
-                        per_dataset.insert(dataset.clone(), counts);
-                    }
-                }
-                if matches!(counted, Counted::Miss) {
-                    metrics::counter!("ragd_cache_misses_total", "dataset" => dataset.clone())
-                        .increment(1);
-                } else if !matches!(counted, Counted::Bypass) {
-                    metrics::counter!("ragd_cache_hits_total", "tier" => tier, "kind" => kind, "dataset" => dataset.clone())
-                        .increment(1);
+                let entry = match per_dataset.get_mut(dataset) {
+                    Some(entry) => entry,
+                    None => per_dataset
+                        .entry(dataset.clone())
+                        .or_insert_with(|| DatasetCounters::new(dataset)),
+                };
+                entry.counts.add(counted);
+                // Registered once per dataset; incrementing a handle allocates nothing.
+                match counted {
+                    Counted::L1Exact => entry.l1_exact.increment(1),
+                    Counted::L1Semantic => entry.l1_semantic.increment(1),
+                    Counted::L2 => entry.l2.increment(1),
+                    Counted::Miss => entry.misses.increment(1),
+                    Counted::Bypass => {}
                 }
             }
         }
-        metrics::histogram!("ragd_cache_lookup_seconds", "result" => kind)
-            .record(elapsed.as_secs_f64());
+        let latency = self.latency.get_or_init(|| {
+            ["exact", "semantic", "l2", "miss", "bypass"]
+                .map(|result| metrics::histogram!("ragd_cache_lookup_seconds", "result" => result))
+        });
+        latency[counted as usize].record(elapsed.as_secs_f64());
         let now = unix_secs();
         let latency = latency_bucket(elapsed);
         let mut seconds = lock(&self.seconds);
@@ -169,7 +196,7 @@ impl Stats {
     /// Totals over all datasets.
     pub fn totals(&self) -> Counts {
         let mut total = Counts::default();
-        for counts in lock(&self.per_dataset).values() {
+        for counts in lock(&self.per_dataset).values().map(|d| &d.counts) {
             total.l1_exact += counts.l1_exact;
             total.l1_semantic += counts.l1_semantic;
             total.l2 += counts.l2;
@@ -183,7 +210,7 @@ impl Stats {
     pub fn per_dataset(&self) -> BTreeMap<String, Counts> {
         lock(&self.per_dataset)
             .iter()
-            .map(|(k, v)| (k.clone(), *v))
+            .map(|(k, v)| (k.clone(), v.counts))
             .collect()
     }
 

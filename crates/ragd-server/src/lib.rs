@@ -78,6 +78,8 @@ impl Server {
     /// Binds `config.bind` and prepares the application state.
     pub async fn bind(parts: Parts, config: ServerConfig) -> std::io::Result<Self> {
         let listener = TcpListener::bind(&config.bind).await?;
+        // The recorder first: metric handles taken while building the parts must record somewhere.
+        metrics::handle();
         let embedder: Arc<dyn Embedder> = Arc::new(metrics::MeteredEmbedder::new(parts.embedder));
         let retriever = Arc::new(Retriever::new(
             parts.store.clone(),
@@ -87,11 +89,15 @@ impl Server {
         let cache = ragd_cache::RetrievalCache::new(&parts.cache, retriever.clone())
             .map_err(std::io::Error::other)?;
         // Exact invalidation: every committed version bump reaches the cache before the next request
-        // can read the new version, and other replicas through L2.
+        // can read the new version, and other replicas through L2; every committed change to a
+        // dataset's row drops the row kept for the retrieval path.
         let listening = Arc::downgrade(&cache);
+        let dataset_rows = Arc::new(state::DatasetRows::default());
+        let rows = dataset_rows.clone();
         parts
             .store
-            .on_version_bump(Arc::new(move |dataset_id: &str, version: u64| {
+            .on_dataset_change(Arc::new(move |dataset_id: &str, version: u64| {
+                rows.forget(dataset_id);
                 if let Some(cache) = listening.upgrade() {
                     cache.observe_local(dataset_id, version);
                 }
@@ -126,6 +132,7 @@ impl Server {
             store: parts.store,
             retriever,
             cache,
+            dataset_rows,
             apps: app_runtime,
             indexer: Arc::new(indexer),
             counter: parts.counter,

@@ -38,6 +38,8 @@ pub struct Inner {
     pub retriever: Arc<Retriever>,
     /// The two-tier cache in front of `retriever` (every retrieval goes through it).
     pub cache: Arc<ragd_cache::RetrievalCache>,
+    /// Dataset rows for the retrieval path, forgotten on every committed change to them.
+    pub dataset_rows: Arc<DatasetRows>,
     pub indexer: Arc<Indexer>,
     pub counter: Arc<dyn TokenCounter + Send + Sync>,
     pub config: ServerConfig,
@@ -124,6 +126,36 @@ impl AppState {
         }
     }
 
+    /// [`AppState::dataset_for`] from the in-memory rows when it can (the retrieval path; the rows'
+    /// document counts may be stale, nothing else is).
+    pub async fn dataset_for_search(
+        &self,
+        caller: &Caller,
+        dataset_id: &str,
+    ) -> ApiResult<Dataset> {
+        uuid_or_404(dataset_id, ApiError::dataset_not_found)?;
+        if !caller.may_use(dataset_id) {
+            return Err(ApiError::dataset_not_found());
+        }
+        let dataset = match self.dataset_rows.get(dataset_id) {
+            Some(dataset) => dataset,
+            None => {
+                let generation = self.dataset_rows.generation();
+                let id = dataset_id.to_owned();
+                let dataset = self
+                    .blocking(move |s| Ok(s.store.dataset(&id)?))
+                    .await?
+                    .ok_or_else(ApiError::dataset_not_found)?;
+                self.dataset_rows.keep(generation, &dataset);
+                dataset
+            }
+        };
+        if !dataset.enable_api {
+            return Err(ApiError::forbidden("Dataset api access is not enabled."));
+        }
+        Ok(dataset)
+    }
+
     /// Dify's dataset gate (§0): a path id that is not a UUID, not a dataset, or outside the key's scope
     /// is 404 "Dataset not found."; a dataset with the API disabled is 403.
     pub async fn dataset_for(&self, caller: &Caller, dataset_id: &str) -> ApiResult<Dataset> {
@@ -140,6 +172,47 @@ impl AppState {
             return Err(ApiError::forbidden("Dataset api access is not enabled."));
         }
         Ok(dataset)
+    }
+}
+
+/// Dataset rows as the retrieval path needs them (id, version, API switch, retrieval model), kept in
+/// memory so a cache hit costs no store read. The store tells of every committed change to a row
+/// ([`ragd_store::MetadataStore::on_dataset_change`]) and the row is forgotten; a read that raced with a
+/// change is not kept (the generation moved). Document counts are not kept fresh here (they are
+/// computed at read time), so views that show them read the store.
+#[derive(Debug, Default)]
+pub struct DatasetRows {
+    rows: std::sync::RwLock<HashMap<String, Dataset>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl DatasetRows {
+    pub fn get(&self, id: &str) -> Option<Dataset> {
+        self.rows
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// The generation to pass to [`DatasetRows::keep`] for a row about to be read.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Keeps a row read from the store, unless a change came in since `generation`.
+    pub fn keep(&self, generation: u64, dataset: &Dataset) {
+        let mut rows = self.rows.write().unwrap_or_else(|p| p.into_inner());
+        if self.generation() == generation {
+            rows.insert(dataset.id.clone(), dataset.clone());
+        }
+    }
+
+    pub fn forget(&self, id: &str) {
+        let mut rows = self.rows.write().unwrap_or_else(|p| p.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        rows.remove(id);
     }
 }
 

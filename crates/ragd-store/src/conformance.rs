@@ -42,7 +42,7 @@ macro_rules! conformance_tests {
             datasets_are_paged_newest_first_and_filtered,
             datasets_are_updated,
             dataset_versions_are_bumped,
-            version_bumps_are_told_after_commit,
+            dataset_changes_are_told_after_commit,
             deleting_a_dataset_cascades,
             documents_are_created_waiting_with_a_queued_job,
             document_creation_checks_metadata_atomically,
@@ -506,12 +506,12 @@ pub fn dataset_versions_are_bumped(store: &dyn MetadataStore) {
     );
 }
 
-pub fn version_bumps_are_told_after_commit(store: &dyn MetadataStore) {
+pub fn dataset_changes_are_told_after_commit(store: &dyn MetadataStore) {
     use std::sync::{Arc, Mutex};
     let dataset = create_dataset(store, "Docs");
     let told: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
     let sink = told.clone();
-    store.on_version_bump(Arc::new(move |id: &str, version: u64| {
+    store.on_dataset_change(Arc::new(move |id: &str, version: u64| {
         sink.lock().unwrap().push((id.to_owned(), version));
     }));
     let bumped = store.bump_dataset_version(&dataset.id).expect("bump");

@@ -35,9 +35,10 @@ pub use values::{normalize_metadata_value, validate_dataset_name, validate_metad
 /// Result of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Told `(dataset id, new version)` after a committed change bumped a dataset's version (the cache's
-/// invalidation hook).
-pub type VersionListener = std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>;
+/// Told `(dataset id, version)` after a committed change to a dataset's row: the new version when the
+/// change bumped it, 0 when it did not (another field updated, the dataset deleted). The cache's
+/// invalidation hook and the server's dataset-row cache use it.
+pub type DatasetListener = std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>;
 
 /// The metadata store: everything about datasets and documents except the indexes themselves.
 ///
@@ -74,10 +75,11 @@ pub trait MetadataStore: Send + Sync {
     /// Bumps the dataset's version and returns the new one.
     fn bump_dataset_version(&self, id: &str) -> StoreResult<u64>;
 
-    /// Adds a listener told of every version bump made through this store, after its transaction
-    /// commits (so whoever reacts reads the new state), once per dataset per transaction, with the
-    /// version after it. A transaction that fails tells nothing.
-    fn on_version_bump(&self, listener: VersionListener);
+    /// Adds a listener told of every change to a dataset's row made through this store (created fields
+    /// updated, version bumped, deleted), after its transaction commits (so whoever reacts reads the new
+    /// state), once per dataset per transaction, with the version after a bump (0 without one). A
+    /// transaction that fails tells nothing.
+    fn on_dataset_change(&self, listener: DatasetListener);
 
     // ----- documents -----
 

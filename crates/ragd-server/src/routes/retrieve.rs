@@ -3,12 +3,17 @@
 //! `fusion: rrf` / `rrf_k`, and cache control (`cache` in the body or `Cache-Control: no-cache` /
 //! `no-store`; the answer's `cache` field and `X-Ragd-Cache` header say where it came from).
 
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::Extension;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
 use ragd_cache::{Answer, CacheMode};
 use ragd_core::dataset::Dataset;
 use ragd_core::retrieval::{RetrievalModel, RetrievalSettings, validate_query};
@@ -140,14 +145,15 @@ pub async fn run(
     operation_id = "retrieve",
     tag = "retrieval",
     summary = "Retrieve chunks from a dataset",
-    description = "Dify's hit testing: the best-matching segments for a query. ragd extensions: `dataset_ids` (more datasets ranked together), `explain` (component scores per record), and `fusion: rrf` / `rrf_k` in the retrieval model.",
+    description = "Dify's hit testing: the best-matching segments for a query. ragd extensions: `dataset_ids` (more datasets ranked together), `explain` (component scores per record), `fusion: rrf` / `rrf_k` in the retrieval model, and the cache: `cache` (`use`, `refresh`, `bypass`) or `Cache-Control: no-cache` / `no-store`; the answer's `cache` field and `X-Ragd-Cache` header say whether it was a hit and from which tier.",
     params(("dataset_id" = String, Path, description = "Dataset id (UUID)")),
     request_body(content = RetrieveBody, example = json!({
         "query": "How do I reset my password?",
         "retrieval_model": {"search_method": "hybrid_search", "top_k": 4, "score_threshold_enabled": false}
     })),
     responses(
-        (status = 200, description = "`{query: {content}, records: [{segment, score, ...}]}`", body = Object),
+        (status = 200, description = "`{query: {content}, records: [{segment, score, ...}], cache: {hit, tier, kind, similarity?, age_ms?}}`", body = Object,
+            headers(("x-ragd-cache" = String, description = "Where the answer came from: `l1-exact`, `l1-semantic`, `l2`, `miss`, `refresh`, `bypass` or `off`"))),
         (status = 400, description = "`bad_request`, `invalid_param` (query, retrieval_model, attachment_ids) or `model_currently_not_support`", body = crate::openapi::ErrorBody),
         (status = 403, description = "`forbidden`: API access to the dataset is disabled", body = crate::openapi::ErrorBody),
         (status = 404, description = "`not_found`: no such dataset (the path's or one of `dataset_ids`)", body = crate::openapi::ErrorBody),
@@ -162,7 +168,7 @@ pub async fn retrieve(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RetrieveBody>,
 ) -> ApiResult<Response> {
-    let dataset = state.dataset_for(&caller, &dataset_id).await?;
+    let dataset = state.dataset_for_search(&caller, &dataset_id).await?;
     let query = body.query.unwrap_or_default();
     if query.trim().is_empty() && body.attachment_ids.as_ref().is_some_and(|a| !a.is_empty()) {
         return Err(ApiError::invalid_param(
@@ -176,7 +182,7 @@ pub async fn retrieve(
     let mut datasets = vec![dataset];
     for other in body.dataset_ids {
         if !datasets.iter().any(|d| d.id == other) {
-            datasets.push(state.dataset_for(&caller, &other).await?);
+            datasets.push(state.dataset_for_search(&caller, &other).await?);
         }
     }
     let answer = run(
@@ -188,15 +194,51 @@ pub async fn retrieve(
         mode,
     )
     .await?;
-    // The records' JSON is made once per cached entry; a hit only writes the query and `cache` around it.
+    // The records' JSON is made once per cached entry; a hit only writes the query and `cache` around
+    // it, and sends the records' bytes as they are (shared, not copied).
     let records = answer.entry.rendered.get_or_init(|| {
-        Value::Array(answer.entry.records.iter().map(views::record).collect()).to_string()
+        Bytes::from(
+            Value::Array(answer.entry.records.iter().map(views::record).collect()).to_string(),
+        )
     });
-    let body = format!(
-        r#"{{"query":{{"content":{}}},"records":{records},"cache":{}}}"#,
-        Value::from(query),
-        answer.outcome.to_json(),
+    let head = format!(
+        r#"{{"query":{{"content":{}}},"records":"#,
+        Value::from(query)
     );
-    let response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let tail = format!(r#","cache":{}}}"#, answer.outcome.to_json());
+    let body = Chunks(VecDeque::from([
+        Bytes::from(head),
+        records.clone(),
+        Bytes::from(tail),
+    ]));
+    let response = (
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::new(body),
+    )
+        .into_response();
     Ok(with_cache_header(response, &answer))
+}
+
+/// A response body of a few buffers sent one after another, with its exact length (so the answer has a
+/// `Content-Length`, not chunked encoding).
+struct Chunks(VecDeque<Bytes>);
+
+impl HttpBody for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.0.pop_front().map(|chunk| Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.iter().map(|chunk| chunk.len() as u64).sum())
+    }
 }

@@ -147,11 +147,23 @@ pub(super) fn update(conn: &Connection, id: &str, update: &DatasetUpdate) -> Sto
             update.doc_form.map(|form| form.as_str()),
         ],
     )?;
-    require(conn, id)
+    let updated = require(conn, id)?;
+    super::note_change(
+        id,
+        if retrieval_changed {
+            updated.version
+        } else {
+            0
+        },
+    );
+    Ok(updated)
 }
 
 pub(super) fn delete(conn: &Connection, id: &str) -> StoreResult<bool> {
     let deleted = conn.execute("DELETE FROM datasets WHERE id = ?1", [id])?;
+    if deleted > 0 {
+        super::note_change(id, 0);
+    }
     Ok(deleted > 0)
 }
 
@@ -163,7 +175,7 @@ pub(super) fn bump_version(conn: &Connection, id: &str) -> StoreResult<u64> {
         .query_row(params![id, now()], |row| row.get(0))
         .optional()?
         .ok_or_else(|| StoreError::not_found("dataset", id))?;
-    super::note_bump(id, version);
+    super::note_change(id, version);
     Ok(version)
 }
 

@@ -35,22 +35,23 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 
-use crate::{MetadataStore, StoreError, StoreResult, VersionListener};
+use crate::{DatasetListener, MetadataStore, StoreError, StoreResult};
 
 thread_local! {
-    /// Versions bumped by the write transaction running on this thread (the writer lock is held for the
-    /// whole transaction, on one thread), told to the listeners once it commits.
-    static BUMPED: RefCell<Vec<(String, u64)>> = const { RefCell::new(Vec::new()) };
+    /// Dataset rows changed by the write transaction running on this thread (the writer lock is held for
+    /// the whole transaction, on one thread), told to the listeners once it commits: `(id, version)`,
+    /// version 0 for a change without a bump.
+    static CHANGED: RefCell<Vec<(String, u64)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Notes a bump of the running write transaction.
-fn note_bump(dataset_id: &str, version: u64) {
-    BUMPED.with(|bumped| bumped.borrow_mut().push((dataset_id.to_owned(), version)));
+/// Notes a change to a dataset's row in the running write transaction (`version` after a bump, else 0).
+fn note_change(dataset_id: &str, version: u64) {
+    CHANGED.with(|changed| changed.borrow_mut().push((dataset_id.to_owned(), version)));
 }
 
-/// Takes the bumps noted on this thread, the highest version per dataset, in first-bump order.
-fn take_bumps() -> Vec<(String, u64)> {
-    let bumped = BUMPED.with(|bumped| std::mem::take(&mut *bumped.borrow_mut()));
+/// Takes the changes noted on this thread, the highest version per dataset, in first-change order.
+fn take_changes() -> Vec<(String, u64)> {
+    let bumped = CHANGED.with(|changed| std::mem::take(&mut *changed.borrow_mut()));
     let mut latest: Vec<(String, u64)> = Vec::with_capacity(bumped.len());
     for (id, version) in bumped {
         match latest.iter_mut().find(|(known, _)| *known == id) {
@@ -89,7 +90,7 @@ impl Default for SqliteOptions {
 /// The metadata store in a SQLite file (see the module docs for threads and durability).
 pub struct SqliteStore {
     writer: Mutex<Connection>,
-    listeners: RwLock<Vec<VersionListener>>,
+    listeners: RwLock<Vec<DatasetListener>>,
     /// `None` for an in-memory database, whose reads go through the writer connection.
     readers: Option<ReaderPool>,
 }
@@ -171,7 +172,7 @@ impl SqliteStore {
     /// Runs `work` in one write transaction (`BEGIN IMMEDIATE`), committed if it succeeds.
     fn write<T>(&self, work: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let mut connection = lock(&self.writer);
-        take_bumps();
+        take_changes();
         let committed = (|| {
             let transaction =
                 connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -179,7 +180,7 @@ impl SqliteStore {
             transaction.commit()?;
             Ok(result)
         })();
-        let bumps = take_bumps();
+        let bumps = take_changes();
         drop(connection);
         if committed.is_ok() && !bumps.is_empty() {
             let listeners = self.listeners.read().unwrap_or_else(|p| p.into_inner());
@@ -390,7 +391,7 @@ impl MetadataStore for SqliteStore {
         self.write(|tx| datasets::bump_version(tx, id))
     }
 
-    fn on_version_bump(&self, listener: VersionListener) {
+    fn on_dataset_change(&self, listener: DatasetListener) {
         self.listeners
             .write()
             .unwrap_or_else(|p| p.into_inner())
