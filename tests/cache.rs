@@ -308,6 +308,7 @@ fn l1_exact_and_semantic_hits_controls_invalidation_and_monitoring() {
     assert!(metrics.contains("ragd_cache_hits_total{tier=\"l1\",kind=\"semantic\""));
     assert!(metrics.contains(&format!("ragd_cache_misses_total{{dataset=\"{dataset}\"}}")));
     assert!(metrics.contains("ragd_cache_lookup_seconds_bucket"));
+    assert!(metrics.contains("ragd_cache_l1_entries "), "{metrics}");
 
     // The page plots it in a real browser: the script ran, fetched the figures and drew the lines.
     let dom = support::browser::dump_dom(&server.url("/cache"), 4_000);

@@ -571,9 +571,7 @@ impl RetrievalCache {
     /// Figures for the JSON endpoint; `secs` of per-second series.
     pub fn snapshot(&self, secs: u64) -> Snapshot {
         let totals = self.stats.totals();
-        let l1 = self.l1.as_ref().map(|l1| l1.sizes()).unwrap_or_default();
-        metrics::gauge!("ragd_cache_l1_entries").set(l1.entries as f64);
-        metrics::gauge!("ragd_cache_l1_bytes").set(l1.bytes as f64);
+        let l1 = self.publish_sizes();
         Snapshot {
             l1_enabled: self.l1.is_some(),
             l2_configured: self.l2.is_some(),
@@ -619,6 +617,17 @@ impl RetrievalCache {
                 .clone(),
             series: self.stats.series(secs),
         }
+    }
+
+    /// Sets the size gauges (`ragd_cache_l1_entries`, `ragd_cache_l1_bytes`,
+    /// `ragd_cache_l1_semantic_indexed`) from L1 as it is now, and returns the sizes; `/metrics` calls it
+    /// before rendering.
+    pub fn publish_sizes(&self) -> L1Sizes {
+        let l1 = self.l1.as_ref().map(|l1| l1.sizes()).unwrap_or_default();
+        metrics::gauge!("ragd_cache_l1_entries").set(l1.entries as f64);
+        metrics::gauge!("ragd_cache_l1_bytes").set(l1.bytes as f64);
+        metrics::gauge!("ragd_cache_l1_semantic_indexed").set(l1.semantic_indexed as f64);
+        l1
     }
 
     /// Runs L1's pending maintenance (exact sizes right after inserts; tests and stats).

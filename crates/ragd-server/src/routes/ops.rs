@@ -96,7 +96,8 @@ async fn ready(State(state): State<AppState>) -> Response {
             content_type = "text/plain; version=0.0.4; charset=utf-8"),
     )
 )]
-async fn metrics() -> Response {
+async fn metrics(State(state): State<AppState>) -> Response {
+    state.cache.publish_sizes();
     (
         [(
             header::CONTENT_TYPE,
