@@ -122,10 +122,12 @@ for k, scenario in enumerate(scenarios):
             f.write(json.dumps(body) + "\n")
     print(f"{scenario}: {len(texts)} distinct queries", file=sys.stderr)
 # The cached scenarios: N hybrid queries asked once to fill the cache, then again (exact hits), and N
-# paraphrases ("please tell me …", cosine >= 0.97 to the original for about 98 % of them) for semantic hits.
+# paraphrases ("please tell me …") for semantic hits; the summary says how many were answered by the cache.
 lines = open(f"{out}/bodies-cached.jsonl").read().splitlines()[:cached_n]
 with open(f"{out}/bodies-cached.jsonl", "w") as f:
     f.write("\n".join(lines) + "\n")
+with open(f"{out}/bodies-one.jsonl", "w") as f:
+    f.write(lines[0] + "\n")
 with open(f"{out}/bodies-paraphrase.jsonl", "w") as f:
     for line in lines:
         body = json.loads(line)
@@ -204,6 +206,10 @@ if ((CACHED)); then
   step "L1 exact hits: the same queries, $CONCURRENCY connections, $DURATION"
   oha_run l1_exact "$CONCURRENCY" "$DURATION" "$RETRIEVE" "${args[@]}"
   scenarios+=(l1_exact)
+  step "L1 exact hits: one hot question, $CONCURRENCY connections, $DURATION"
+  mapfile -d '' args < <(post_args "$OUT/bodies-one.jsonl")
+  oha_run l1_exact_one "$CONCURRENCY" "$DURATION" "$RETRIEVE" "${args[@]}"
+  scenarios+=(l1_exact_one)
   step "L1 semantic hits: $CACHED_N paraphrases, once each (each is embedded)"
   mapfile -d '' args < <(post_args "$OUT/bodies-paraphrase.jsonl")
   oha_run l1_semantic "$CONCURRENCY" "n=$CACHED_N" "$RETRIEVE" "${args[@]}"
@@ -254,9 +260,20 @@ labels = {
     "cache_fill": "cache fill: hybrid, new queries, no-cache (computed)",
     "health_cached": "GET /health (server with the cache on Redis)",
     "l1_exact": "cached: L1 exact hits",
+    "l1_exact_one": "cached: L1 exact hits, one hot question",
     "l1_semantic": "cached: L1 semantic hits (paraphrases)",
     "l2": "cached: L2 (Redis) hits, L1 off",
 }
+
+def cpu_per_request(name, requests):
+    """ragd's CPU time (user + system) per request over the scenario, in microseconds."""
+    import os
+    try:
+        before = float(open(f"{out}/{name}.cpu.before").read())
+        after = float(open(f"{out}/{name}.cpu.after").read())
+    except (OSError, ValueError):
+        return None
+    return (after - before) / os.sysconf("SC_CLK_TCK") * 1e6 / requests if requests else None
 
 def cache_mix(name):
     """Where the scenario's answers came from, from /cache/stats before and after."""
@@ -292,15 +309,15 @@ for name in scenarios:
     embed = mean_ms("ragd_embed_seconds", '{kind="query"}', before, after)
     stage = lambda s: mean_ms("ragd_retrieve_stage_seconds", f'{{stage="{s}"}}', before, after)
     rows.append((labels.get(name, name), rate, p.get("p50"), p.get("p99"), total - ok + errors, embed,
-                 stage("bm25"), stage("ann"), stage("hydrate"), cache_mix(name)))
+                 stage("bm25"), stage("ann"), stage("hydrate"), cpu_per_request(name, total), cache_mix(name)))
 
 print(f"ragd load test: {binary}, {docs} documents / {segments} segments, {conc} connections, {duration} per scenario\n")
-print("| scenario | requests/s | p50 ms | p99 ms | non-2xx / errors | embed ms (mean) | bm25 ms | ann ms | hydrate ms | answered by |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-for label, rate, p50, p99, bad, embed, bm25, ann, hydrate, mix in rows:
+print("| scenario | requests/s | p50 ms | p99 ms | non-2xx / errors | embed ms (mean) | bm25 ms | ann ms | hydrate ms | ragd CPU µs/req | answered by |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+for label, rate, p50, p99, bad, embed, bm25, ann, hydrate, cpu, mix in rows:
     ms = lambda v: None if v is None else v * 1000
     print(f"| {label} | {rate:.1f} | {fmt(ms(p50), 2)} | {fmt(ms(p99), 2)} | {bad} | {fmt(embed, 2)} | "
-          f"{fmt(bm25, 2)} | {fmt(ann, 2)} | {fmt(hydrate, 2)} | {mix} |")
+          f"{fmt(bm25, 2)} | {fmt(ann, 2)} | {fmt(hydrate, 2)} | {fmt(cpu, 0)} | {mix} |")
 print()
 hybrid = rps.get("hybrid_search")
 if have_embed == "1" and rps.get("embedding"):
@@ -315,12 +332,12 @@ else:
         print(f"estimate: one query embedding takes {model_ms:.2f} ms of model time unqueued; model calls are "
               f"serialized, so embedding alone tops out near {ceiling:.0f}/s and hybrid/embedding ≈ "
               f"{hybrid:.1f} / {ceiling:.0f} = {hybrid / ceiling:.2f} (estimate, not a measurement)")
+for hit in ("l1_exact", "l1_exact_one"):
+    if rps.get(hit) and rps.get("health_cached"):
+        ratio = rps[hit] / rps["health_cached"]
+        print(f"{hit} rps / health rps (same server) = {rps[hit]:.1f} / {rps['health_cached']:.1f} = {ratio:.2f} "
+              f"(budget >= 0.5)")
 if rps.get("l1_exact"):
-    for health in ("health", "health_cached"):
-        if rps.get(health):
-            ratio = rps["l1_exact"] / rps[health]
-            print(f"L1-hit retrieve rps / {health} rps = {rps['l1_exact']:.1f} / {rps[health]:.1f} = {ratio:.2f} "
-                  f"(budget >= 0.5)")
     if rps.get("hybrid_search"):
         print(f"L1-hit / uncached hybrid = {rps['l1_exact'] / rps['hybrid_search']:.1f}x; "
               f"L2-hit / uncached hybrid = {rps.get('l2', 0) / rps['hybrid_search']:.1f}x")

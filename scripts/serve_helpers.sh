@@ -165,7 +165,10 @@ ragd_oha() {
   [[ "$dur" == n=* ]] && amount=(-n "${dur#n=}")
   curl -s "$RAGD_URL/metrics" >"$out/$name.metrics.before"
   curl -s "$RAGD_URL/cache/stats?secs=1" >"$out/$name.cache.before" || true
+  # ragd's CPU time (user + system clock ticks) around the scenario.
+  awk '{print $14 + $15}' "/proc/$RAGD_PID/stat" >"$out/$name.cpu.before" 2>/dev/null || true
   "$OHA" --no-tui --output-format json -w -c "$conc" "${amount[@]}" "$@" "$url" >"$out/$name.json" || return 1
   curl -s "$RAGD_URL/metrics" >"$out/$name.metrics.after"
   curl -s "$RAGD_URL/cache/stats?secs=1" >"$out/$name.cache.after" || true
+  awk '{print $14 + $15}' "/proc/$RAGD_PID/stat" >"$out/$name.cpu.after" 2>/dev/null || true
 }

@@ -18,25 +18,17 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ragd_cache::CachedRetrieval;
 use ragd_cache::key::Key;
 use ragd_cache::l1::L1;
+use ragd_cache::semantic::SplitMix64;
 
 const DIMS: usize = 384;
 const THRESHOLD: f32 = 0.97;
 
-/// SplitMix64 and Box–Muller: deterministic Gaussian vectors.
-struct Rng(u64);
+/// Deterministic Gaussian samples from the cache's own generator.
+struct Rng(SplitMix64);
 
 impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
     fn gaussian(&mut self) -> f32 {
-        let (u1, u2) = (self.next().max(1e-300), self.next());
-        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        self.0.normal_pair().0 as f32
     }
 }
 
@@ -84,7 +76,7 @@ fn bench(c: &mut Criterion) {
         let mut benches = c.benchmark_group(format!("l1_{kind}"));
         benches.measurement_time(Duration::from_secs(3));
         for size in [1_000u128, 10_000, 100_000] {
-            let mut rng = Rng(size as u64 + u64::from(anisotropic));
+            let mut rng = Rng(SplitMix64(size as u64 + u64::from(anisotropic)));
             let mean = unit((0..DIMS).map(|_| rng.gaussian()).collect());
             let l1 = L1::new(
                 u64::MAX,

@@ -460,12 +460,12 @@ impl RetrievalCache {
         };
         // Key the result by the versions the retriever read (a bump between the lookup and the search
         // must not file a newer result under the older version, nor an older one under the newer).
-        let stored_group = Group::new(
-            &self.model_id,
-            self.effective(&retrieval.versions),
-            &request.settings,
-            request.explain,
-        );
+        let read = self.effective(&retrieval.versions);
+        let stored_group = if read == group.datasets {
+            group
+        } else {
+            Group::new(&self.model_id, read, &request.settings, request.explain)
+        };
         let mut entry = CachedRetrieval {
             query,
             datasets: stored_group.datasets.clone(),
@@ -476,31 +476,21 @@ impl RetrievalCache {
             weight: 0,
             rendered: OnceLock::new(),
         };
-        if mode != CacheMode::Bypass {
-            let stored_key = stored_group.entry(&entry.query);
-            let bytes = encode(&entry);
+        let stored_key = stored_group.entry(&entry.query);
+        let bytes = (mode != CacheMode::Bypass).then(|| encode(&entry));
+        if let Some(bytes) = &bytes {
             entry.weight = weight(bytes.len(), entry.embedding.as_deref());
-            let entry = Arc::new(entry);
+        }
+        let entry = Arc::new(entry);
+        if let Some(bytes) = bytes {
             l1.insert(stored_key, entry.clone());
             if let Some(l2) = &self.l2 {
                 l2.put_in_background(l2.result_key(&stored_key.hex()), bytes);
             }
-            self.stats
-                .record(&outcome, &entry.datasets, started.elapsed());
-            return Ok(Answer {
-                entry,
-                outcome,
-                timings: Some(retrieval.timings),
-            });
         }
-        let entry = Arc::new(entry);
-        self.stats
-            .record(&outcome, &entry.datasets, started.elapsed());
-        Ok(Answer {
-            entry,
-            outcome,
-            timings: Some(retrieval.timings),
-        })
+        let mut answer = self.answered(entry, outcome, &stored_group, started);
+        answer.timings = Some(retrieval.timings);
+        Ok(answer)
     }
 
     fn answered(

@@ -34,13 +34,9 @@ impl Hasher {
         let mut rng = SplitMix64(0x5241_4744_2d63_6163); // "RAGD-cac"
         let mut planes = Vec::with_capacity(BITS * dims);
         while planes.len() < BITS * dims {
-            // Box–Muller: two standard normal samples from two uniforms.
-            let u1 = (rng.next_f64()).max(f64::MIN_POSITIVE);
-            let u2 = rng.next_f64();
-            let r = (-2.0 * u1.ln()).sqrt();
-            let theta = std::f64::consts::TAU * u2;
-            planes.push((r * theta.cos()) as f32);
-            planes.push((r * theta.sin()) as f32);
+            let (a, b) = rng.normal_pair();
+            planes.push(a as f32);
+            planes.push(b as f32);
         }
         planes.truncate(BITS * dims);
         Self { dims, planes }
@@ -183,11 +179,13 @@ impl GroupIndex {
     }
 }
 
-/// SplitMix64: a tiny deterministic generator for the hyperplanes (no cryptographic need).
-struct SplitMix64(u64);
+/// SplitMix64: a tiny deterministic generator for the hyperplanes (no cryptographic need); the bench
+/// draws its vectors from it too.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -195,8 +193,17 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
+    /// Two independent standard normal samples (Box–Muller).
+    pub fn normal_pair(&mut self) -> (f64, f64) {
+        let u1 = self.next_f64().max(f64::MIN_POSITIVE);
+        let u2 = self.next_f64();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let theta = std::f64::consts::TAU * u2;
+        (r * theta.cos(), r * theta.sin())
+    }
+
     /// Uniform in [0, 1).
-    fn next_f64(&mut self) -> f64 {
+    pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

@@ -133,11 +133,24 @@ impl AppState {
         caller: &Caller,
         dataset_id: &str,
     ) -> ApiResult<Dataset> {
+        self.gate(caller, dataset_id, true).await
+    }
+
+    /// Dify's dataset gate (§0): a path id that is not a UUID, not a dataset, or outside the key's scope
+    /// is 404 "Dataset not found."; a dataset with the API disabled is 403.
+    pub async fn dataset_for(&self, caller: &Caller, dataset_id: &str) -> ApiResult<Dataset> {
+        self.gate(caller, dataset_id, false).await
+    }
+
+    async fn gate(&self, caller: &Caller, dataset_id: &str, use_rows: bool) -> ApiResult<Dataset> {
         uuid_or_404(dataset_id, ApiError::dataset_not_found)?;
         if !caller.may_use(dataset_id) {
             return Err(ApiError::dataset_not_found());
         }
-        let dataset = match self.dataset_rows.get(dataset_id) {
+        let kept = use_rows
+            .then(|| self.dataset_rows.get(dataset_id))
+            .flatten();
+        let dataset = match kept {
             Some(dataset) => dataset,
             None => {
                 let generation = self.dataset_rows.generation();
@@ -146,28 +159,12 @@ impl AppState {
                     .blocking(move |s| Ok(s.store.dataset(&id)?))
                     .await?
                     .ok_or_else(ApiError::dataset_not_found)?;
-                self.dataset_rows.keep(generation, &dataset);
+                if use_rows {
+                    self.dataset_rows.keep(generation, &dataset);
+                }
                 dataset
             }
         };
-        if !dataset.enable_api {
-            return Err(ApiError::forbidden("Dataset api access is not enabled."));
-        }
-        Ok(dataset)
-    }
-
-    /// Dify's dataset gate (§0): a path id that is not a UUID, not a dataset, or outside the key's scope
-    /// is 404 "Dataset not found."; a dataset with the API disabled is 403.
-    pub async fn dataset_for(&self, caller: &Caller, dataset_id: &str) -> ApiResult<Dataset> {
-        uuid_or_404(dataset_id, ApiError::dataset_not_found)?;
-        if !caller.may_use(dataset_id) {
-            return Err(ApiError::dataset_not_found());
-        }
-        let id = dataset_id.to_owned();
-        let dataset = self
-            .blocking(move |s| Ok(s.store.dataset(&id)?))
-            .await?
-            .ok_or_else(ApiError::dataset_not_found)?;
         if !dataset.enable_api {
             return Err(ApiError::forbidden("Dataset api access is not enabled."));
         }

@@ -506,6 +506,27 @@ pub fn dataset_versions_are_bumped(store: &dyn MetadataStore) {
     );
 }
 
+/// Documents added, claimed, set indexing and given `segments_each` segments, ready to complete.
+fn indexed_documents(
+    store: &dyn MetadataStore,
+    dataset_id: &str,
+    names: &[&str],
+    segments_each: u32,
+) -> Vec<Document> {
+    let documents: Vec<Document> = names
+        .iter()
+        .map(|name| add_document(store, dataset_id, name))
+        .collect();
+    for document in &documents {
+        store.claim_job().unwrap().expect("claim");
+        store
+            .set_indexing_status(&document.id, IndexingStatus::Indexing, None)
+            .unwrap();
+        replace(store, document, &segments(segments_each, &document.name, 0));
+    }
+    documents
+}
+
 pub fn dataset_changes_are_told_after_commit(store: &dyn MetadataStore) {
     use std::sync::{Arc, Mutex};
     let dataset = create_dataset(store, "Docs");
@@ -515,17 +536,7 @@ pub fn dataset_changes_are_told_after_commit(store: &dyn MetadataStore) {
         sink.lock().unwrap().push((id.to_owned(), version));
     }));
     let bumped = store.bump_dataset_version(&dataset.id).expect("bump");
-    let documents: Vec<Document> = ["a", "b"]
-        .iter()
-        .map(|name| add_document(store, &dataset.id, name))
-        .collect();
-    for document in &documents {
-        store.claim_job().unwrap().expect("claim");
-        store
-            .set_indexing_status(&document.id, IndexingStatus::Indexing, None)
-            .unwrap();
-        replace(store, document, &segments(1, &document.name, 0));
-    }
+    let documents = indexed_documents(store, &dataset.id, &["a", "b"], 1);
     let ids: Vec<String> = documents.iter().map(|d| d.id.clone()).collect();
     let completed = store
         .complete_documents(&dataset.id, &ids)
@@ -1192,17 +1203,7 @@ pub fn group_writes_apply_to_every_document_or_none(store: &dyn MetadataStore) {
 pub fn completing_documents_bumps_the_version_once(store: &dyn MetadataStore) {
     let dataset = create_dataset(store, "Docs");
     let other = create_dataset(store, "Other");
-    let documents: Vec<Document> = ["a", "b", "c"]
-        .iter()
-        .map(|name| add_document(store, &dataset.id, name))
-        .collect();
-    for document in &documents {
-        store.claim_job().unwrap().expect("claim");
-        store
-            .set_indexing_status(&document.id, IndexingStatus::Indexing, None)
-            .unwrap();
-        replace(store, document, &segments(2, &document.name, 0));
-    }
+    let documents = indexed_documents(store, &dataset.id, &["a", "b", "c"], 2);
     let before = version(store, &dataset.id);
     let pair = vec![documents[0].id.clone(), documents[1].id.clone()];
     let after = store

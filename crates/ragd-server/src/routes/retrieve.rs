@@ -74,23 +74,23 @@ pub fn cache_mode(headers: &HeaderMap, requested: Option<CacheMode>) -> CacheMod
     if let Some(mode) = requested {
         return mode;
     }
+    let mut mode = CacheMode::Use;
     let directives = headers
         .get_all(header::CACHE_CONTROL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|d| d.trim().to_ascii_lowercase())
-        .collect::<Vec<_>>();
-    if directives.iter().any(|d| d == "no-store") {
-        CacheMode::Bypass
-    } else if directives
-        .iter()
-        .any(|d| d == "no-cache" || d == "max-age=0")
-    {
-        CacheMode::Refresh
-    } else {
-        CacheMode::Use
+        .map(str::trim);
+    for directive in directives {
+        if directive.eq_ignore_ascii_case("no-store") {
+            return CacheMode::Bypass;
+        }
+        if directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("max-age=0")
+        {
+            mode = CacheMode::Refresh;
+        }
     }
+    mode
 }
 
 /// Adds `X-Ragd-Cache` to a response.
